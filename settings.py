@@ -1,0 +1,78 @@
+"""Process settings, read from the environment (AFTERWORD_* and TEMPORAL_*), shared by worker, CLI and intake.
+
+Secrets are never values here: only the names of environment variables or files that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TASK_QUEUE = "afterword"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(default=Path(".afterword"), description="AFTERWORD_DATA_DIR")
+    policy_dir: Path | None = Field(default=None, description="AFTERWORD_POLICY_DIR: <org>.toml files")
+    default_org: str = Field(default="default", description="AFTERWORD_ORG")
+    temporal_address: str | None = Field(default=None, description="TEMPORAL_ADDRESS; unset: embedded server")
+    namespace: str = Field(default="default", description="TEMPORAL_NAMESPACE")
+    task_queue: str = Field(default=TASK_QUEUE, description="AFTERWORD_TASK_QUEUE")
+    tls_cert: Path | None = Field(default=None, description="TEMPORAL_TLS_CERT (client certificate, PEM)")
+    tls_key: Path | None = Field(default=None, description="TEMPORAL_TLS_KEY (client key, PEM)")
+    tls_ca: Path | None = Field(default=None, description="TEMPORAL_TLS_CA (server CA, PEM)")
+    tls: bool = Field(default=False, description="TEMPORAL_TLS=1: TLS with the system roots")
+    api_key_env: str = Field(default="TEMPORAL_API_KEY", description="name of the variable holding the API key")
+    embedded_port: int = Field(default=7233, description="AFTERWORD_TEMPORAL_PORT")
+    embedded_ui_port: int = Field(default=8233, description="AFTERWORD_UI_PORT")
+    retention_days: int = Field(default=365, description="AFTERWORD_RETENTION_DAYS")
+    intake_host: str = Field(default="127.0.0.1", description="AFTERWORD_INTAKE_HOST")
+    intake_port: int = Field(default=8787, description="AFTERWORD_INTAKE_PORT; 0 disables the intake")
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "outbox.jsonl"
+
+    @property
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) or None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = dict(os.environ if env is None else env)
+        mapping = {
+            "AFTERWORD_DATA_DIR": "data_dir",
+            "AFTERWORD_POLICY_DIR": "policy_dir",
+            "AFTERWORD_ORG": "default_org",
+            "TEMPORAL_ADDRESS": "temporal_address",
+            "TEMPORAL_NAMESPACE": "namespace",
+            "AFTERWORD_TASK_QUEUE": "task_queue",
+            "TEMPORAL_TLS_CERT": "tls_cert",
+            "TEMPORAL_TLS_KEY": "tls_key",
+            "TEMPORAL_TLS_CA": "tls_ca",
+            "TEMPORAL_TLS": "tls",
+            "AFTERWORD_TEMPORAL_PORT": "embedded_port",
+            "AFTERWORD_UI_PORT": "embedded_ui_port",
+            "AFTERWORD_RETENTION_DAYS": "retention_days",
+            "AFTERWORD_INTAKE_HOST": "intake_host",
+            "AFTERWORD_INTAKE_PORT": "intake_port",
+        }
+        values: dict[str, object] = {field: env[var] for var, field in mapping.items() if env.get(var)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)

@@ -1,0 +1,407 @@
+"""The data that crosses the Temporal boundary: workflow inputs, update/query payloads, activity I/O.
+
+Everything here is a pydantic model (the pydantic data converter carries them). Each workflow run,
+update, signal, query and activity takes exactly one model, because the converter only uses type
+hints when the argument count matches (see the project's Temporal notes).
+
+Bodies (evidence, documents) never appear here: only their sha256 references into the content store.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Incidents and the rules resolved for them
+# ---------------------------------------------------------------------------------------------------
+
+
+class Incident(Model):
+    """One incident, as an alert source or a person describes it."""
+
+    org: str
+    key: str = Field(description="the source's own stable incident key (groupKey, PagerDuty id, ...)")
+    source: str = "manual"
+    title: str
+    severity: str
+    service: str = "unknown"
+    team: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    links: list[str] = Field(default_factory=list)
+    started_at: datetime
+    resolved_at: datetime | None = None
+    security: bool = False
+    legal: bool = False
+    description: str = ""
+    payload_ref: str | None = Field(default=None, description="sha256 of the raw alert payload in the store")
+
+
+class Requirement(StrEnum):
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+    NONE = "none"
+
+
+class Milestone(StrEnum):
+    """Moments of a postmortem that start or stop a deadline clock."""
+
+    TRIGGERED = "triggered"
+    OWNER_ASSIGNED = "owner_assigned"
+    RESOLVED = "resolved"
+    DRAFT_SUBMITTED = "draft_submitted"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    EXTERNAL_PUBLISHED = "external_published"
+    CLOSED = "closed"
+
+
+class BusinessCalendar(Model):
+    """Working time in the organisation's timezone; business-time deadlines only count inside it."""
+
+    timezone: str = "UTC"
+    workdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], description="0 = Monday")
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+    holidays: list[date] = Field(default_factory=list)
+
+
+class DeadlineRule(Model):
+    """A clock that starts at one milestone and is met by another."""
+
+    name: str
+    after: Milestone
+    until: Milestone
+    duration: timedelta
+    calendar: BusinessCalendar | None = Field(default=None, description="set: count business time only")
+    reminders: list[timedelta] = Field(default_factory=list, description="offsets before the due time")
+    escalate_to: list[str] = Field(default_factory=list)
+
+
+class ReviewRules(Model):
+    reviewers: list[str]
+    quorum: int = 1
+    allow_self_approval: bool = False
+    required_roles: list[str] = Field(default_factory=list)
+    signoff_people: list[str] = Field(
+        default_factory=list, description="who may give the CIRT/legal sign-off on security incidents"
+    )
+
+
+class WaiverRules(Model):
+    allowed: list[str] = Field(default_factory=list, description="people who may waive a postmortem")
+    min_reason_length: int = 10
+
+
+class ActionItemRules(Model):
+    types: list[str] = Field(default_factory=lambda: ["mitigate", "prevent", "process"])
+    reminders: list[timedelta] = Field(default_factory=lambda: [timedelta(days=2)])
+    review_every: timedelta = timedelta(days=7)
+    validation_window: timedelta = timedelta(days=7)
+    escalate_to: list[str] = Field(default_factory=list)
+    min_items: int = 0
+
+
+class PostmortemRules(Model):
+    """The policy resolved for one incident: recorded once in the workflow's history (its input)."""
+
+    org: str
+    policy_name: str
+    policy_hash: str
+    severity: str
+    requirement: Requirement
+    requirement_reasons: list[str] = Field(default_factory=list)
+    timezone: str = "UTC"
+    deadlines: list[DeadlineRule]
+    review: ReviewRules
+    waivers: WaiverRules = Field(default_factory=WaiverRules)
+    required_sections: list[str]
+    template: str = "default.md"
+    external_summary: bool = False
+    action_items: ActionItemRules = Field(default_factory=ActionItemRules)
+    roles: dict[str, list[str]] = Field(default_factory=dict, description="person -> roles")
+    escalation: list[str] = Field(default_factory=list)
+    policy: dict[str, Any] = Field(default_factory=dict, description="the whole effective policy, for activities")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Workflow inputs and messages
+# ---------------------------------------------------------------------------------------------------
+
+
+class PostmortemInput(Model):
+    incident: Incident
+    rules: PostmortemRules
+    opened_by: str = "afterword"
+
+
+class Actor(Model):
+    """Who does a human step; every update names one."""
+
+    by: str = Field(min_length=1)
+
+
+class ResolveRequest(Actor):
+    resolved_at: datetime | None = None
+
+
+class AssignRequest(Actor):
+    owner: str = Field(min_length=1)
+
+
+class DraftSubmission(Actor):
+    document_ref: str = Field(description="sha256 of the draft in the document store")
+
+
+class ApproveRequest(Actor):
+    comment: str = ""
+
+
+class ChangesRequest(Actor):
+    reason: str = Field(min_length=1)
+
+
+class WaiveRequest(Actor):
+    reason: str
+
+
+class SignoffRequest(Actor):
+    note: str = ""
+
+
+class ReapplyRequest(Actor):
+    rules: PostmortemRules
+
+
+class ActionType(StrEnum):
+    MITIGATE = "mitigate"
+    PREVENT = "prevent"
+    PROCESS = "process"
+
+
+class ActionItemSpec(Model):
+    title: str = Field(min_length=3)
+    owner: str = Field(min_length=1)
+    due: datetime
+    type: ActionType
+    success_criterion: str = Field(min_length=3)
+    ticket: str | None = None
+
+
+class AddActionRequest(Actor):
+    item: ActionItemSpec
+
+
+class ActionItemStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    VALIDATED = "validated"
+    DROPPED = "dropped"
+
+
+class ActionItemInput(Model):
+    postmortem_id: str
+    item_id: str
+    spec: ActionItemSpec
+    rules: ActionItemRules
+    escalation: list[str] = Field(default_factory=list)
+    # carried across continue-as-new so a long-lived item keeps its history short
+    state: ActionItemState | None = None
+
+
+class CompleteRequest(Actor):
+    note: str = ""
+
+
+class ValidateRequest(Actor):
+    passed: bool = True
+    evidence: str = Field(min_length=1, description="what shows the success criterion is met")
+
+
+class DropRequest(Actor):
+    reason: str
+
+
+class ActionItemState(Model):
+    item_id: str
+    workflow_id: str
+    spec: ActionItemSpec
+    status: ActionItemStatus = ActionItemStatus.OPEN
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    validation_due: datetime | None = None
+    validated_at: datetime | None = None
+    validated_by: str | None = None
+    validation_evidence: str | None = None
+    dropped_reason: str | None = None
+    reminders_sent: int = 0
+    escalations: int = 0
+    overdue: bool = False
+    history: list[str] = Field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ActionItemStatus.VALIDATED, ActionItemStatus.DROPPED)
+
+
+class UpdateResult(Model):
+    """What a human step returns: the state it led to and anything the person should read."""
+
+    state: str
+    message: str
+    findings: list[Finding] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Activity inputs and outputs
+# ---------------------------------------------------------------------------------------------------
+
+
+class EvidenceRequest(Model):
+    postmortem_id: str
+    incident: Incident
+    phase: Literal["trigger", "resolution"] = "trigger"
+    policy: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvidenceSummary(Model):
+    manifest_ref: str
+    items: int
+    gaps: list[str] = Field(default_factory=list)
+    sealed: bool = True
+
+
+class RenderRequest(Model):
+    postmortem_id: str
+    incident: Incident
+    rules: PostmortemRules
+    owner: str | None
+    evidence: EvidenceSummary | None
+    action_items: list[ActionItemState] = Field(default_factory=list)
+
+
+class DocumentRef(Model):
+    ref: str
+    path: str
+
+
+class Finding(Model):
+    gate: str = Field(description="sections | language | actions | redaction")
+    rule: str
+    severity: Literal["error", "warning"] = "error"
+    message: str
+    line: int | None = None
+    column: int | None = None
+    suggestion: str | None = None
+
+
+class CheckRequest(Model):
+    postmortem_id: str
+    document_ref: str
+    rules: PostmortemRules
+
+
+class CheckResult(Model):
+    ok: bool
+    findings: list[Finding] = Field(default_factory=list)
+    completeness: float = 1.0
+
+
+class RedactRequest(Model):
+    postmortem_id: str
+    document_ref: str
+    audience: Literal["internal", "external"]
+    rules: PostmortemRules
+
+
+class RedactionReport(Model):
+    audience: Literal["internal", "external"]
+    redacted_ref: str
+    counts: dict[str, int] = Field(default_factory=dict)
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class PublishRequest(Model):
+    postmortem_id: str
+    incident: Incident
+    rules: PostmortemRules
+    internal_ref: str
+    external_ref: str | None = None
+    approvers: list[str] = Field(default_factory=list)
+
+
+class Publication(Model):
+    archive_path: str
+    commit: str
+    external_path: str | None = None
+
+
+class Notification(Model):
+    postmortem_id: str
+    kind: Literal["reminder", "escalation", "info"]
+    to: list[str]
+    subject: str
+    body: str = ""
+
+
+class DueRequest(Model):
+    anchor: datetime
+    rule: DeadlineRule
+
+
+# ---------------------------------------------------------------------------------------------------
+# Status (the `status` query)
+# ---------------------------------------------------------------------------------------------------
+
+
+class DeadlineStatus(Model):
+    name: str
+    due_at: datetime | None = None
+    met_at: datetime | None = None
+    breached: bool = False
+    breached_at: datetime | None = None
+    reminders_sent: int = 0
+    escalations: int = 0
+
+
+class AuditEntry(Model):
+    at: datetime
+    by: str
+    event: str
+    detail: str = ""
+
+
+class PostmortemStatus(Model):
+    postmortem_id: str
+    state: str
+    incident: Incident
+    severity: str
+    owner: str | None
+    policy_name: str
+    policy_hash: str
+    overdue: bool
+    open_gates: list[str]
+    deadlines: list[DeadlineStatus]
+    approvals: list[str]
+    draft_ref: str | None
+    findings: list[Finding]
+    completeness: float | None
+    evidence: EvidenceSummary | None
+    redaction: list[RedactionReport]
+    publication: Publication | None
+    action_items: list[ActionItemState]
+    waiver_reason: str | None
+    audit: list[AuditEntry]
+
+
+ActionItemInput.model_rebuild()
+UpdateResult.model_rebuild()
