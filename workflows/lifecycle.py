@@ -199,6 +199,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     _t("seal", S.PRESERVING, S.DRAFTING, "resolved"),
     _t("seal", S.PRESERVING, S.AWAITING_RESOLUTION),
     _t("resolve", S.AWAITING_RESOLUTION, S.DRAFTING),
+    # the alert fired again (a flap) before the draft went to review: the same postmortem waits again
+    _t("reopen", S.DRAFTING, S.AWAITING_RESOLUTION),
     _t("submit_draft", S.DRAFTING, S.IN_REVIEW, "has_owner", "draft_ok"),
     _t("request_changes", S.IN_REVIEW, S.DRAFTING, "is_reviewer"),
     _t("approve", S.IN_REVIEW, S.REDACTING, "is_reviewer", "not_self_approval", "not_already_approved",

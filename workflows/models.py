@@ -266,6 +266,27 @@ class UpdateResult(Model):
 # ---------------------------------------------------------------------------------------------------
 
 
+class TimelineRow(Model):
+    """One event of the reconstructed timeline, linked to the evidence item it came from."""
+
+    at: datetime
+    event: str
+    source: str
+    evidence_ref: str | None = Field(default=None, description="sha256 of the evidence item")
+    skew_flag: str | None = None
+    edited_by: str | None = None
+
+
+class TimelineEdit(Actor):
+    """A person adds a row, or corrects/removes the row at `at` with text `replaces`."""
+
+    action: Literal["add", "correct", "remove"]
+    at: datetime
+    event: str = ""
+    replaces: str | None = None
+    reason: str = ""
+
+
 class EvidenceRequest(Model):
     postmortem_id: str
     incident: Incident
@@ -287,6 +308,7 @@ class RenderRequest(Model):
     owner: str | None
     evidence: EvidenceSummary | None
     action_items: list[ActionItemState] = Field(default_factory=list)
+    timeline_edits: list[TimelineEdit] = Field(default_factory=list)
 
 
 class DocumentRef(Model):
