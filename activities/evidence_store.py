@@ -1,0 +1,640 @@
+"""Per-postmortem evidence bookkeeping: manifests, their chain, the chain of custody, verify, holds.
+
+Bodies live in the shared content-addressed store (`ContentStore`, write-once, named by sha256).
+What lives here, under `<evidence_dir>/<safe postmortem id>/`:
+
+- `manifests.jsonl`  one line per sealed manifest version (ref, version, phase, supersedes, when);
+                     the last line is the current manifest. A manifest is itself a blob in the store,
+                     so its sha256 seals it; each version names the one it supersedes (a hash chain).
+- `custody.jsonl`    the chain of custody: who, when (with timezone), what, where stored. Append-only,
+                     each line carries the sha256 of the previous line, so an edited or deleted line
+                     breaks the chain and `verify` says where.
+- `captures/<phase>.json`  the capture journal that makes a retried capture repeat nothing.
+- `hold.json`        present while a legal hold is in force: purge refuses to delete anything.
+
+NIST SP 800-61 r2 §3.3.2 asks for each handler, date and time with time zone and storage location;
+ISO/IEC 27001 A.5.28 for collection and preservation of evidence: the custody lines carry exactly that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from afterword.activities.store import ContentStore, StoreError
+
+MANIFEST_FORMAT = "afterword-evidence-manifest/1"
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+HASH_CHUNK = 4 << 20
+
+
+class EvidenceError(Exception):
+    """Something a person has to fix (unknown postmortem, hold in force, bad file)."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ItemRecord(_Record):
+    """One evidence item as the manifest lists it."""
+
+    id: str = Field(description="stable key: <phase>/<source>/<name>; a retry reuses it")
+    source: str
+    kind: str
+    target: str = Field(description="query, path, glob, URL or repository that was collected")
+    start: datetime | None = None
+    end: datetime | None = None
+    collected_at: datetime
+    collector: str
+    size: int
+    sha256: str
+    media_type: str = "application/octet-stream"
+    note: str = ""
+    phase: str
+
+
+class Gap(_Record):
+    """A source that could not be captured: recorded, never a failure."""
+
+    source: str
+    target: str
+    reason: str
+    attempts: int
+    suggested_action: str
+
+    def describe(self) -> str:
+        return f"{self.source} ({self.target}): {self.reason} — suggested action: {self.suggested_action}"
+
+
+class Manifest(_Record):
+    format: str = MANIFEST_FORMAT
+    postmortem_id: str
+    org: str
+    incident_key: str
+    service: str
+    version: int
+    phase: str
+    supersedes: str | None = None
+    window_start: datetime
+    window_end: datetime
+    created_at: datetime
+    collector: str
+    retention_until: datetime
+    items: list[ItemRecord]
+    gaps: list[Gap] = Field(default_factory=list)
+    items_digest: str = Field(description="sha256 over the sorted (id, sha256) pairs and `supersedes`")
+
+
+class ManifestEntry(_Record):
+    ref: str
+    version: int
+    phase: str
+    supersedes: str | None
+    sealed_at: datetime
+
+
+class CustodyEntry(_Record):
+    seq: int
+    at: datetime
+    who: str
+    action: str
+    ref: str | None = None
+    item: str | None = None
+    where: str
+    detail: str = ""
+    prev: str | None = Field(description="sha256 of the previous line, None for the first")
+
+
+class Hold(_Record):
+    by: str
+    at: datetime
+    reason: str
+
+
+class Problem(_Record):
+    """One finding of `verify`: what is wrong and with which item."""
+
+    kind: Literal["item-missing", "item-changed", "manifest-changed", "manifest-missing", "custody-broken"]
+    subject: str
+    detail: str
+
+
+class VerifyReport(_Record):
+    postmortem_id: str
+    manifest_ref: str | None
+    items_checked: int
+    bytes_checked: int
+    problems: list[Problem] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def now_local() -> datetime:
+    """The current time with the machine's timezone offset attached (custody wants the zone)."""
+    return datetime.now(UTC).astimezone()
+
+
+def default_identity() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def safe_id(postmortem_id: str) -> str:
+    cleaned = _SAFE.sub("_", postmortem_id).strip("._")
+    if not cleaned:
+        raise EvidenceError(f"postmortem id {postmortem_id!r} has no usable characters")
+    return cleaned
+
+
+def items_digest(items: list[ItemRecord], supersedes: str | None) -> str:
+    material = json.dumps(
+        {"items": sorted((i.id, i.sha256) for i in items), "supersedes": supersedes}, separators=(",", ":")
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def canonical_json(model: BaseModel) -> bytes:
+    """Byte-stable JSON for a model: the same manifest always hashes to the same ref."""
+    data = model.model_dump(mode="json")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as fh:
+        buf = bytearray(HASH_CHUNK)
+        view = memoryview(buf)
+        while n := fh.readinto(buf):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+class EvidenceArchive:
+    """The evidence of one postmortem: its manifests, custody log, capture journals and hold."""
+
+    def __init__(self, evidence_dir: Path, store: ContentStore, postmortem_id: str) -> None:
+        self.postmortem_id = postmortem_id
+        self.store = store
+        self.dir = Path(evidence_dir) / safe_id(postmortem_id)
+
+    # -- locations ------------------------------------------------------------------------------
+
+    @property
+    def manifests_path(self) -> Path:
+        return self.dir / "manifests.jsonl"
+
+    @property
+    def custody_path(self) -> Path:
+        return self.dir / "custody.jsonl"
+
+    @property
+    def hold_path(self) -> Path:
+        return self.dir / "hold.json"
+
+    def journal_path(self, phase: str) -> Path:
+        return self.dir / "captures" / f"{safe_id(phase)}.json"
+
+    def exists(self) -> bool:
+        return self.manifests_path.exists()
+
+    def where(self, ref: str | None = None) -> str:
+        """Storage location as custody records it."""
+        if ref is None:
+            return f"file://{self.dir.resolve()}"
+        return f"file://{self.store.path(ref).resolve()}"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise writers (worker and CLI may touch one postmortem at the same moment)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    # -- manifests --------------------------------------------------------------------------------
+
+    def manifest_entries(self) -> list[ManifestEntry]:
+        if not self.manifests_path.exists():
+            return []
+        lines = self.manifests_path.read_text().splitlines()
+        return [ManifestEntry.model_validate_json(line) for line in lines if line.strip()]
+
+    def head(self) -> ManifestEntry | None:
+        entries = self.manifest_entries()
+        return entries[-1] if entries else None
+
+    def require_head(self) -> ManifestEntry:
+        head = self.head()
+        if head is None:
+            raise EvidenceError(
+                f"no evidence recorded for postmortem {self.postmortem_id!r} (looked in {self.dir})"
+            )
+        return head
+
+    def load_manifest(self, ref: str) -> Manifest:
+        try:
+            return Manifest.model_validate_json(self.store.get(ref))
+        except StoreError as exc:
+            raise EvidenceError(f"manifest {ref} is missing from the store: {exc}") from None
+
+    def seal(self, manifest: Manifest, who: str) -> str:
+        """Store the manifest, append it to the version log, record custody. Idempotent by content."""
+        data = canonical_json(manifest)
+        with self.locked():
+            ref = self.store.put_bytes(data)
+            entries = self.manifest_entries()
+            if any(e.ref == ref for e in entries):
+                return ref
+            entry = ManifestEntry(
+                ref=ref,
+                version=manifest.version,
+                phase=manifest.phase,
+                supersedes=manifest.supersedes,
+                sealed_at=now_local(),
+            )
+            with open(self.manifests_path, "a") as fh:
+                fh.write(entry.model_dump_json() + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._append_custody_locked(
+                who,
+                "sealed",
+                ref=ref,
+                where=self.where(ref),
+                detail=f"manifest v{manifest.version} ({manifest.phase}), {len(manifest.items)} items, "
+                f"{len(manifest.gaps)} gaps"
+                + (f", supersedes {manifest.supersedes[:12]}" if manifest.supersedes else ""),
+            )
+        return ref
+
+    # -- chain of custody -------------------------------------------------------------------------
+
+    def custody(self) -> list[CustodyEntry]:
+        if not self.custody_path.exists():
+            return []
+        return [
+            CustodyEntry.model_validate_json(line)
+            for line in self.custody_path.read_text().splitlines()
+            if line.strip()
+        ]
+
+    def record(
+        self,
+        who: str,
+        action: str,
+        *,
+        ref: str | None = None,
+        item: str | None = None,
+        where: str | None = None,
+        detail: str = "",
+    ) -> CustodyEntry:
+        with self.locked():
+            return self._append_custody_locked(who, action, ref=ref, item=item, where=where, detail=detail)
+
+    def _append_custody_locked(
+        self,
+        who: str,
+        action: str,
+        *,
+        ref: str | None = None,
+        item: str | None = None,
+        where: str | None = None,
+        detail: str = "",
+    ) -> CustodyEntry:
+        prev: str | None = None
+        seq = 0
+        if self.custody_path.exists():
+            with open(self.custody_path, "rb") as fh:
+                lines = [line for line in fh.read().splitlines() if line.strip()]
+            if lines:
+                prev = hashlib.sha256(lines[-1]).hexdigest()
+                seq = len(lines)
+        entry = CustodyEntry(
+            seq=seq,
+            at=now_local(),
+            who=who,
+            action=action,
+            ref=ref,
+            item=item,
+            where=where or self.where(ref),
+            detail=detail,
+            prev=prev,
+        )
+        with open(self.custody_path, "ab") as fh:
+            fh.write(entry.model_dump_json().encode() + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return entry
+
+    def check_custody(self) -> list[Problem]:
+        problems: list[Problem] = []
+        if not self.custody_path.exists():
+            return [
+                Problem(kind="custody-broken", subject="custody.jsonl", detail="the custody log is missing")
+            ]
+        prev: str | None = None
+        lines = [line for line in self.custody_path.read_bytes().splitlines() if line.strip()]
+        for index, line in enumerate(lines):
+            try:
+                entry = CustodyEntry.model_validate_json(line)
+            except ValueError as exc:
+                problems.append(
+                    Problem(kind="custody-broken", subject=f"custody line {index + 1}", detail=str(exc)[:200])
+                )
+                prev = hashlib.sha256(line).hexdigest()
+                continue
+            if entry.seq != index or entry.prev != prev:
+                problems.append(
+                    Problem(
+                        kind="custody-broken",
+                        subject=f"custody line {index + 1}",
+                        detail="does not follow the line before it (a line was edited, removed or inserted)",
+                    )
+                )
+            prev = hashlib.sha256(line).hexdigest()
+        return problems
+
+    # -- capture journal --------------------------------------------------------------------------
+
+    def read_journal(self, phase: str) -> dict[str, Any] | None:
+        path = self.journal_path(phase)
+        if not path.exists():
+            return None
+        loaded: dict[str, Any] = json.loads(path.read_text())
+        return loaded
+
+    def write_journal(self, phase: str, journal: dict[str, Any]) -> None:
+        write_atomic(self.journal_path(phase), json.dumps(journal, sort_keys=True, default=str).encode())
+
+    # -- verify -----------------------------------------------------------------------------------
+
+    def verify(self, who: str, *, workers: int | None = None, record: bool = True) -> VerifyReport:
+        """Recompute every hash the evidence depends on: items, every manifest version, the custody chain."""
+        head = self.require_head()
+        problems: list[Problem] = []
+        items: dict[str, ItemRecord] = {}
+        for entry in self.manifest_entries():
+            path = self.store.path(entry.ref)
+            if not path.exists():
+                problems.append(
+                    Problem(kind="manifest-missing", subject=entry.ref, detail=f"v{entry.version}")
+                )
+                continue
+            if hash_file(path) != entry.ref:
+                problems.append(
+                    Problem(
+                        kind="manifest-changed",
+                        subject=entry.ref,
+                        detail=f"manifest v{entry.version} no longer hashes to its name",
+                    )
+                )
+                continue
+            manifest = self.load_manifest(entry.ref)
+            if manifest.items_digest != items_digest(manifest.items, manifest.supersedes):
+                problems.append(
+                    Problem(kind="manifest-changed", subject=entry.ref, detail="items digest does not match")
+                )
+            for item in manifest.items:
+                items.setdefault(item.sha256, item)
+
+        def check(item: ItemRecord) -> tuple[ItemRecord, Problem | None, int]:
+            path = self.store.path(item.sha256)
+            if not path.exists():
+                return (
+                    item,
+                    Problem(kind="item-missing", subject=item.id, detail=f"blob {item.sha256} is gone"),
+                    0,
+                )
+            size = path.stat().st_size
+            actual = hash_file(path)
+            if actual != item.sha256:
+                return (
+                    item,
+                    Problem(
+                        kind="item-changed",
+                        subject=item.id,
+                        detail=f"{item.target}: recorded sha256 {item.sha256}, stored file now hashes to "
+                        f"{actual} ({path})",
+                    ),
+                    size,
+                )
+            if size != item.size:
+                return item, Problem(kind="item-changed", subject=item.id, detail="size differs"), size
+            return item, None, size
+
+        checked = 0
+        total = 0
+        # hashlib releases the GIL on large buffers: threads hash files on all cores.
+        with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2))) as pool:
+            for _item, problem, size in pool.map(check, list(items.values())):
+                checked += 1
+                total += size
+                if problem:
+                    problems.append(problem)
+        problems.extend(self.check_custody())
+        report = VerifyReport(
+            postmortem_id=self.postmortem_id,
+            manifest_ref=head.ref,
+            items_checked=checked,
+            bytes_checked=total,
+            problems=problems,
+        )
+        if record:
+            self.record(
+                who,
+                "verified" if report.ok else "verify-failed",
+                ref=head.ref,
+                where=self.where(),
+                detail=f"{checked} items, {total} bytes"
+                + (
+                    ""
+                    if report.ok
+                    else f", {len(problems)} problems: " + "; ".join(p.subject for p in problems)
+                ),
+            )
+        return report
+
+    # -- legal hold and retention -----------------------------------------------------------------
+
+    def hold(self) -> Hold | None:
+        if not self.hold_path.exists():
+            return None
+        return Hold.model_validate_json(self.hold_path.read_text())
+
+    def set_hold(self, who: str, reason: str) -> Hold:
+        if not reason.strip():
+            raise EvidenceError("a legal hold needs a reason (e.g. the matter or ticket it is for)")
+        hold = Hold(by=who, at=now_local(), reason=reason.strip())
+        with self.locked():
+            write_atomic(self.hold_path, hold.model_dump_json().encode())
+            self._append_custody_locked(who, "hold-placed", where=self.where(), detail=hold.reason)
+        return hold
+
+    def release_hold(self, who: str, reason: str) -> None:
+        with self.locked():
+            if not self.hold_path.exists():
+                raise EvidenceError(f"postmortem {self.postmortem_id!r} has no legal hold")
+            self.hold_path.unlink()
+            self._append_custody_locked(who, "hold-released", where=self.where(), detail=reason)
+
+    def referenced_refs(self) -> set[str]:
+        refs: set[str] = set()
+        for entry in self.manifest_entries():
+            refs.add(entry.ref)
+            with contextlib.suppress(EvidenceError):
+                refs.update(item.sha256 for item in self.load_manifest(entry.ref).items)
+        return refs
+
+
+def all_archives(evidence_dir: Path, store: ContentStore) -> list[EvidenceArchive]:
+    """Every postmortem with evidence; the id comes from its current manifest."""
+    archives: list[EvidenceArchive] = []
+    if not Path(evidence_dir).exists():
+        return archives
+    for child in sorted(Path(evidence_dir).iterdir()):
+        log = child / "manifests.jsonl"
+        if not log.exists():
+            continue
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        if not lines:
+            continue
+        ref = ManifestEntry.model_validate_json(lines[-1]).ref
+        try:
+            pm_id = Manifest.model_validate_json(store.get(ref)).postmortem_id
+        except (StoreError, ValueError):
+            pm_id = child.name
+        archive = EvidenceArchive(evidence_dir, store, pm_id)
+        archive.dir = child  # the directory is the truth even if the id maps differently
+        archives.append(archive)
+    return archives
+
+
+class PurgeOutcome(_Record):
+    postmortem_id: str
+    action: Literal["purged", "kept"]
+    reason: str
+    bytes_freed: int = 0
+
+
+def purge(
+    evidence_dir: Path,
+    store: ContentStore,
+    older_than: timedelta,
+    who: str,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> list[PurgeOutcome]:
+    """Delete evidence collected before now - older_than, unless held or still inside retention.
+
+    Blobs shared with a postmortem that stays are kept (the store is shared and content-addressed).
+    The postmortem's custody log and manifest log stay behind as the record that the purge happened.
+    """
+    moment = now or datetime.now(UTC)
+    cutoff = moment - older_than
+    archives = all_archives(evidence_dir, store)
+    outcomes: list[PurgeOutcome] = []
+    doomed: list[EvidenceArchive] = []
+    for archive in archives:
+        head = archive.head()
+        if head is None:
+            continue
+        manifest = archive.load_manifest(head.ref)
+        hold = archive.hold()
+        if hold is not None:
+            outcomes.append(
+                PurgeOutcome(
+                    postmortem_id=archive.postmortem_id, action="kept", reason=f"legal hold: {hold.reason}"
+                )
+            )
+        elif manifest.created_at > cutoff:
+            outcomes.append(
+                PurgeOutcome(
+                    postmortem_id=archive.postmortem_id, action="kept", reason="newer than the cut-off"
+                )
+            )
+        elif manifest.retention_until > moment:
+            outcomes.append(
+                PurgeOutcome(
+                    postmortem_id=archive.postmortem_id,
+                    action="kept",
+                    reason=f"retention runs until {manifest.retention_until.isoformat()}",
+                )
+            )
+        elif (archive.dir / "purged.json").exists():
+            continue
+        else:
+            doomed.append(archive)
+    keep_refs: set[str] = set()
+    for archive in archives:
+        if archive not in doomed:
+            keep_refs |= archive.referenced_refs()
+    for archive in doomed:
+        freed = 0
+        removable = archive.referenced_refs() - keep_refs
+        for ref in sorted(removable):
+            path = store.path(ref)
+            if path.exists():
+                freed += path.stat().st_size
+                if not dry_run:
+                    path.unlink()
+        if not dry_run:
+            with archive.locked():
+                write_atomic(
+                    archive.dir / "purged.json",
+                    json.dumps({"by": who, "at": now_local().isoformat(), "blobs": len(removable)}).encode(),
+                )
+                archive._append_custody_locked(
+                    who,
+                    "purged",
+                    where=f"file://{Path(store.root).resolve()}",
+                    detail=f"{len(removable)} blobs, {freed} bytes deleted (older than {older_than})",
+                )
+                shutil.rmtree(archive.dir / "captures", ignore_errors=True)
+        outcomes.append(
+            PurgeOutcome(
+                postmortem_id=archive.postmortem_id,
+                action="purged",
+                reason="past retention and cut-off" + (" (dry run)" if dry_run else ""),
+                bytes_freed=freed,
+            )
+        )
+    return outcomes

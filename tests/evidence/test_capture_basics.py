@@ -1,0 +1,63 @@
+"""Capture of the built-in items: idempotent, sealed, chained at resolution."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from afterword.activities.evidence import EvidenceActivities, TimelineRequest
+from afterword.activities.evidence_store import EvidenceArchive, Manifest
+from afterword.activities.store import ContentStore
+from afterword.activities.timeline import reconstruct_timeline
+from afterword.settings import Settings
+
+from .helpers import make_request
+
+
+async def test_trigger_capture_is_idempotent_and_lists_incident_and_payload(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    store = ContentStore(settings.store_dir)
+    started = datetime.now(UTC) - timedelta(minutes=10)
+    req = make_request(store, started)
+    acts = EvidenceActivities(settings)
+
+    first = await acts.preserve_evidence(req)
+    again = await acts.preserve_evidence(req)
+
+    assert first == again
+    manifest = Manifest.model_validate_json(store.get(first.manifest_ref))
+    assert sorted(i.kind for i in manifest.items) == ["alert-payload", "incident"]
+    payload_item = next(i for i in manifest.items if i.kind == "alert-payload")
+    assert payload_item.sha256 == req.incident.payload_ref
+    incident_item = next(i for i in manifest.items if i.kind == "incident")
+    assert json.loads(store.get(incident_item.sha256))["title"] == "API error rate high"
+    assert all(i.collected_at.tzinfo is not None for i in manifest.items)
+    archive = EvidenceArchive(settings.evidence_dir, store, req.postmortem_id)
+    assert [e.ref for e in archive.manifest_entries()] == [first.manifest_ref]
+
+
+async def test_resolution_supersedes_trigger_and_timeline_links_items(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    store = ContentStore(settings.store_dir)
+    started = datetime.now(UTC) - timedelta(minutes=30)
+    acts = EvidenceActivities(settings)
+    trigger = await acts.preserve_evidence(make_request(store, started))
+    resolved = started + timedelta(minutes=20)
+    resolution = await acts.preserve_evidence(
+        make_request(store, started, phase="resolution", resolved=resolved)
+    )
+
+    manifest = Manifest.model_validate_json(store.get(resolution.manifest_ref))
+    assert manifest.supersedes == trigger.manifest_ref
+    assert manifest.version == 2
+    assert manifest.window_end >= resolved
+
+    result = await acts.build_timeline(TimelineRequest(manifest_ref=resolution.manifest_ref))
+    events = [r.event for r in result.rows]
+    assert events[0].startswith("Incident started")
+    assert any(e.startswith("Alert HighErrors firing") for e in events)
+    assert events[-1].startswith("Incident resolved")
+    refs = {i.sha256 for i in manifest.items}
+    assert all(r.evidence_ref in refs for r in result.rows)
+    assert result.rows == reconstruct_timeline(store, resolution.manifest_ref, [])
