@@ -1,0 +1,256 @@
+"""Connecting to Temporal (embedded dev server, a cluster, or Temporal Cloud) and preparing the namespace.
+
+Every afterword client uses the pydantic data converter. `prepare_namespace` makes the namespace fit
+for afterword: the search attributes its workflows set, and a retention long enough that closed
+postmortems stay visible.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.namespace.v1 import NamespaceConfig
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
+from temporalio.client import Client, TLSConfig
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from afterword.settings import Settings
+from afterword.workflows import search_attributes
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = timedelta(seconds=10)
+RPC_TIMEOUT = timedelta(seconds=10)
+
+# Statuses a managed cluster (e.g. Temporal Cloud) answers when this client may not change the namespace.
+_NOT_PERMITTED = {RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.UNAUTHENTICATED}
+
+
+class TemporalConnectionError(RuntimeError):
+    """Temporal cannot be reached or the connection settings are wrong; the message names the setting."""
+
+
+class NamespaceSetupError(RuntimeError):
+    """The namespace cannot be made fit for afterword; the message says what an operator has to do."""
+
+
+def target_address(settings: Settings, address: str | None = None) -> str:
+    """Explicit address, else TEMPORAL_ADDRESS, else the embedded server's loopback port."""
+    return address or settings.temporal_address or f"127.0.0.1:{settings.embedded_port}"
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool | None:
+    """TLS from TEMPORAL_TLS_CERT/KEY/CA files, or the system roots for TEMPORAL_TLS=1.
+
+    None leaves the SDK default: plain text, or TLS when an API key is given (Temporal Cloud).
+    """
+    if settings.tls_cert is None and settings.tls_key is None and settings.tls_ca is None:
+        return True if settings.tls else None
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        given, missing = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY")
+        if settings.tls_cert is None:
+            given, missing = missing, given
+        raise TemporalConnectionError(
+            f"{given} is set but {missing} is not: mTLS needs both the client certificate and its key."
+        )
+    return TLSConfig(
+        client_cert=_read_pem(settings.tls_cert, "TEMPORAL_TLS_CERT"),
+        client_private_key=_read_pem(settings.tls_key, "TEMPORAL_TLS_KEY"),
+        server_root_ca_cert=_read_pem(settings.tls_ca, "TEMPORAL_TLS_CA"),
+    )
+
+
+def _read_pem(path: Path | None, env_var: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.expanduser().read_bytes()
+    except FileNotFoundError:
+        raise TemporalConnectionError(
+            f"{env_var}={path}: no such file. Point {env_var} at a PEM file."
+        ) from None
+    except OSError as exc:
+        raise TemporalConnectionError(f"{env_var}={path}: cannot read it ({exc.strerror}).") from None
+
+
+async def connect(settings: Settings, address: str | None = None) -> Client:
+    """A client for settings.namespace with the pydantic converter, TLS and API key from the settings."""
+    target = target_address(settings, address)
+    tls = tls_config(settings)
+    api_key = settings.api_key
+    try:
+        return await Client.connect(
+            target,
+            namespace=settings.namespace,
+            data_converter=pydantic_data_converter,
+            tls=tls if tls is not None else bool(api_key),
+            api_key=api_key,
+            connect_timeout=CONNECT_TIMEOUT,
+        )
+    except RuntimeError as exc:
+        raise TemporalConnectionError(_unreachable_message(settings, target, address, exc)) from exc
+
+
+def _unreachable_message(settings: Settings, target: str, address: str | None, exc: Exception) -> str:
+    if address is not None:
+        where = f"Temporal at {target}"
+        hint = "Check that the server is running."
+    elif settings.temporal_address:
+        where = f"Temporal at {target} (TEMPORAL_ADDRESS)"
+        hint = (
+            "Check TEMPORAL_ADDRESS; for a TLS endpoint set TEMPORAL_TLS=1 or TEMPORAL_TLS_CERT/KEY/CA; "
+            f"for Temporal Cloud with an API key set {settings.api_key_env}."
+        )
+    else:
+        where = f"the embedded Temporal server at {target} (AFTERWORD_TEMPORAL_PORT)"
+        hint = "Is `python worker.py` running? Or set TEMPORAL_ADDRESS to use another Temporal server."
+    return f"cannot reach {where}: {exc}. {hint}"
+
+
+@dataclass
+class NamespaceReport:
+    """What prepare_namespace found and changed."""
+
+    namespace: str
+    retention: timedelta | None
+    retention_changed: bool = False
+    retention_warning: str | None = None
+    added_search_attributes: list[str] = field(default_factory=list)
+
+
+async def prepare_namespace(client: Client, settings: Settings) -> NamespaceReport:
+    """Set the namespace retention to settings.retention_days and register afterword's search attributes.
+
+    Idempotent: a second call changes nothing. On the embedded server both always succeed. On a cluster
+    that refuses the retention change, a warning is logged (retention is an operator decision there);
+    missing search attributes that cannot be registered are an error, because workflows setting them
+    would fail.
+    """
+    report = await _ensure_retention(client, settings)
+    report.added_search_attributes = await _ensure_search_attributes(
+        client, settings, search_attributes.ALL
+    )
+    return report
+
+
+async def _ensure_retention(client: Client, settings: Settings) -> NamespaceReport:
+    namespace = settings.namespace
+    wanted = timedelta(days=settings.retention_days)
+    described = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=namespace), timeout=RPC_TIMEOUT
+    )
+    current = described.config.workflow_execution_retention_ttl.ToTimedelta()
+    report = NamespaceReport(namespace=namespace, retention=current)
+    if current == wanted:
+        return report
+    try:
+        await client.workflow_service.update_namespace(
+            UpdateNamespaceRequest(
+                namespace=namespace,
+                config=NamespaceConfig(workflow_execution_retention_ttl=_duration(wanted)),
+            ),
+            timeout=RPC_TIMEOUT,
+        )
+    except RPCError as exc:
+        refused = exc.status in _NOT_PERMITTED or exc.status == RPCStatusCode.INVALID_ARGUMENT
+        if settings.temporal_address is None or not refused:
+            raise NamespaceSetupError(
+                f"cannot set the retention of namespace {namespace!r} to {settings.retention_days} days "
+                f"(AFTERWORD_RETENTION_DAYS): {exc.message}"
+            ) from exc
+        report.retention_warning = (
+            f"namespace {namespace!r} keeps closed workflows for {_days(current)}, not the "
+            f"{settings.retention_days} days of AFTERWORD_RETENTION_DAYS, and this client may not change it "
+            f"({exc.message}). Ask the cluster operator to set it (Temporal Cloud: the namespace's "
+            "retention setting; self-hosted: `temporal operator namespace update --retention`)."
+        )
+        log.warning("%s", report.retention_warning)
+        return report
+    log.info("namespace %r retention set to %s (was %s)", namespace, _days(wanted), _days(current))
+    report.retention = wanted
+    report.retention_changed = True
+    return report
+
+
+async def _ensure_search_attributes(
+    client: Client, settings: Settings, keys: Sequence[SearchAttributeKey[Any]]
+) -> list[str]:
+    namespace = settings.namespace
+    wanted = {key.name: _proto_type(key.indexed_value_type) for key in keys}
+    existing = await _custom_search_attributes(client, namespace)
+    conflicts = [
+        f"{name} is {IndexedValueType.Name(existing[name])}, afterword needs {IndexedValueType.Name(kind)}"
+        for name, kind in wanted.items()
+        if name in existing and existing[name] != kind
+    ]
+    if conflicts:
+        raise NamespaceSetupError(
+            f"namespace {namespace!r} has search attributes of the wrong type: {'; '.join(conflicts)}. "
+            "Use another TEMPORAL_NAMESPACE, or have an operator remove them."
+        )
+    missing = {name: kind for name, kind in wanted.items() if name not in existing}
+    if not missing:
+        return []
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing), timeout=RPC_TIMEOUT
+        )
+    except RPCError as exc:
+        # Another worker may have registered them at the same moment; only what is still missing counts.
+        still_missing = sorted(set(missing) - set(await _custom_search_attributes(client, namespace)))
+        if still_missing:
+            commands = "; ".join(
+                f"temporal operator search-attribute create --namespace {namespace} --name {name} "
+                f"--type {_cli_type(missing[name])}"
+                for name in still_missing
+            )
+            raise NamespaceSetupError(
+                f"cannot register search attributes {', '.join(still_missing)} in namespace {namespace!r} "
+                f"({exc.message}). An operator can add them: {commands}"
+            ) from exc
+    log.info("namespace %r: registered search attributes %s", namespace, ", ".join(sorted(missing)))
+    return sorted(missing)
+
+
+async def _custom_search_attributes(
+    client: Client, namespace: str
+) -> dict[str, IndexedValueType.ValueType]:
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace), timeout=RPC_TIMEOUT
+    )
+    return dict(listed.custom_attributes)
+
+
+def _proto_type(kind: SearchAttributeIndexedValueType) -> IndexedValueType.ValueType:
+    # The SDK enum mirrors the API enum's numbers (KEYWORD = 2, BOOL = 5, ...).
+    return IndexedValueType.ValueType(int(kind))
+
+
+def _cli_type(proto_type: IndexedValueType.ValueType) -> str:
+    # INDEXED_VALUE_TYPE_KEYWORD_LIST -> KeywordList
+    words = IndexedValueType.Name(proto_type).removeprefix("INDEXED_VALUE_TYPE_").split("_")
+    return "".join(word.capitalize() for word in words)
+
+
+def _duration(value: timedelta) -> Duration:
+    duration = Duration()
+    duration.FromTimedelta(value)
+    return duration
+
+
+def _days(value: timedelta | None) -> str:
+    if value is None:
+        return "an unknown time"
+    if value % timedelta(days=1) == timedelta(0):
+        return f"{value.days} days"
+    return str(value)

@@ -1,0 +1,209 @@
+"""The embedded Temporal dev server as the worker supervises it: persistence, namespace set-up, no orphans."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from afterword.connection import connect, prepare_namespace
+from afterword.server import EmbeddedServer, EmbeddedServerError, PortInUseError, port_is_free
+from afterword.settings import Settings
+from afterword.workflows import search_attributes
+
+pytestmark = pytest.mark.e2e
+
+
+@workflow.defn(sandboxed=False)
+class ParkedWorkflow:
+    """Waits for a signal: a stand-in for a postmortem waiting on a person across a restart."""
+
+    def __init__(self) -> None:
+        self.released = False
+
+    @workflow.run
+    async def run(self, name: str) -> str:
+        await workflow.wait_condition(lambda: self.released)
+        return f"released {name}"
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
+
+
+async def _retention(client: Client, namespace: str) -> timedelta:
+    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+    return described.config.workflow_execution_retention_ttl.ToTimedelta()
+
+
+async def _custom_attributes(client: Client, namespace: str) -> dict[str, str]:
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    return {name: IndexedValueType.Name(kind) for name, kind in listed.custom_attributes.items()}
+
+
+async def test_prepared_namespace_has_search_attributes_and_retention(settings: Settings) -> None:
+    settings = settings.model_copy(update={"namespace": "afterword-test", "retention_days": 365})
+    async with EmbeddedServer(settings) as address:
+        assert (settings.data_dir / "temporal.db").is_file()
+        client = await connect(settings, address)
+        assert await _retention(client, settings.namespace) == timedelta(days=1)  # the server's default
+
+        report = await prepare_namespace(client, settings)
+
+        assert report.retention_changed
+        assert await _retention(client, settings.namespace) == timedelta(days=365)
+        registered = await _custom_attributes(client, settings.namespace)
+        for key in search_attributes.ALL:
+            expected = "INDEXED_VALUE_TYPE_" + key.indexed_value_type.name
+            assert registered.get(key.name) == expected, key.name
+
+        again = await prepare_namespace(client, settings)
+        assert again.added_search_attributes == []
+        assert not again.retention_changed
+
+        shorter = settings.model_copy(update={"retention_days": 30})
+        await prepare_namespace(client, shorter)
+        assert await _retention(client, settings.namespace) == timedelta(days=30)
+
+        with pytest.raises(EmbeddedServerError, match="already used by a running afterword worker"):
+            await EmbeddedServer(settings.model_copy(update={"embedded_port": settings.embedded_port + 1})).start()
+
+
+async def test_restart_on_same_data_dir_keeps_a_waiting_workflow(settings: Settings) -> None:
+    workflow_id = f"parked-{uuid.uuid4()}"
+    task_queue = "platform-restart"
+    async with EmbeddedServer(settings) as address:
+        client = await connect(settings, address)
+        handle = await client.start_workflow(
+            ParkedWorkflow.run, "after restart", id=workflow_id, task_queue=task_queue
+        )
+        async with Worker(client, task_queue=task_queue, workflows=[ParkedWorkflow]):
+            await _wait_for_history_events(client, workflow_id, at_least=4)  # first task completed
+        run_id = handle.result_run_id
+
+    assert port_is_free(settings.embedded_port)
+
+    async with EmbeddedServer(settings) as address:
+        client = await connect(settings, address)
+        described = await client.get_workflow_handle(workflow_id).describe()
+        assert described.status == WorkflowExecutionStatus.RUNNING
+        assert described.run_id == run_id
+        async with Worker(client, task_queue=task_queue, workflows=[ParkedWorkflow]):
+            await client.get_workflow_handle(workflow_id).signal(ParkedWorkflow.release)
+            result = await client.get_workflow_handle(workflow_id, result_type=str).result()
+        assert result == "released after restart"
+
+
+async def _wait_for_history_events(client: Client, workflow_id: str, *, at_least: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        if len(history.events) >= at_least:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"workflow {workflow_id} never ran its first task")
+
+
+_PARENT_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from afterword.server import EmbeddedServer
+    from afterword.settings import Settings
+
+    async def main() -> None:
+        settings = Settings(data_dir=Path(sys.argv[1]), embedded_port=int(sys.argv[2]),
+                            embedded_ui_port=int(sys.argv[3]))
+        server = EmbeddedServer(settings)
+        await server.start()
+        print(server.pid, flush=True)
+        await asyncio.sleep(3600)
+
+    asyncio.run(main())
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    state = next(line for line in status.splitlines() if line.startswith("State:"))
+    return "(zombie)" not in state
+
+
+async def test_server_dies_when_its_parent_is_killed(settings: Settings, tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(_PARENT_SCRIPT)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(settings.data_dir), str(settings.embedded_port),
+         str(settings.embedded_ui_port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert parent.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(parent.stdout.readline), timeout=60)
+        server_pid = int(line)
+        assert _alive(server_pid)
+        assert not port_is_free(settings.embedded_port)
+
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (_alive(server_pid) or not port_is_free(settings.embedded_port)):
+            await asyncio.sleep(0.1)
+        assert not _alive(server_pid), "the Temporal server outlived the process that started it"
+        assert port_is_free(settings.embedded_port)
+        assert port_is_free(settings.embedded_ui_port)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        parent.wait()
+        with_pid = locals().get("server_pid")
+        if isinstance(with_pid, int) and _alive(with_pid):
+            os.kill(with_pid, signal.SIGKILL)
+
+
+async def test_port_in_use_names_the_port_and_the_setting(
+    settings: Settings, listening_socket: Callable[[], socket.socket]
+) -> None:
+    taken = listening_socket()
+    port = taken.getsockname()[1]
+
+    with pytest.raises(PortInUseError) as grpc_taken:
+        await EmbeddedServer(settings.model_copy(update={"embedded_port": port})).start()
+    assert f"port {port}" in str(grpc_taken.value)
+    assert "AFTERWORD_TEMPORAL_PORT" in str(grpc_taken.value)
+
+    with pytest.raises(PortInUseError) as ui_taken:
+        await EmbeddedServer(settings.model_copy(update={"embedded_ui_port": port})).start()
+    assert f"port {port}" in str(ui_taken.value)
+    assert "AFTERWORD_UI_PORT" in str(ui_taken.value)
+
+    # Headless servers need no UI port, so a taken one does not matter.
+    headless = EmbeddedServer(settings.model_copy(update={"embedded_ui_port": port}), headless=True)
+    async with headless as address:
+        assert address == f"127.0.0.1:{settings.embedded_port}"
