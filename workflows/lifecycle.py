@@ -228,6 +228,8 @@ class LifecycleError(Exception):
 class Lifecycle:
     """One postmortem's position in the lifecycle, with the facts its guards read."""
 
+    _machine_state: str  # set by transitions.Machine (model_attribute)
+
     def __init__(self, facts: PostmortemFacts | None = None, state: State = State.TRIGGERED) -> None:
         self.facts = facts or PostmortemFacts()
         self._kwargs: dict[str, Any] = {}
@@ -261,8 +263,12 @@ class Lifecycle:
             if t["trigger"] == event and (t["source"] == here or here in t["source"])
         ]
 
-    def check(self, event: str, **kwargs: Any) -> str | None:
-        """None when `event` may fire now; otherwise the reason a person can act on."""
+    def check(self, event: str, ignore: tuple[str, ...] = (), **kwargs: Any) -> str | None:
+        """None when `event` may fire now; otherwise the reason a person can act on.
+
+        `ignore` names guards not to evaluate yet: a validator checks what it can before the
+        handler produces the remaining fact (e.g. the draft check result).
+        """
         if event not in EVENTS:
             return f"unknown lifecycle event {event!r}"
         rows = self._rows(event)
@@ -274,7 +280,10 @@ class Lifecycle:
             )
         first_failure: str | None = None
         for row in rows:
-            failing = [GUARDS[c] for c in row["conditions"] if not GUARDS[c].test(self.facts, kwargs)]
+            failing = [
+                GUARDS[c] for c in row["conditions"]
+                if c not in ignore and not GUARDS[c].test(self.facts, kwargs)
+            ]
             if not failing:
                 return None
             # report the failing guard of the row that got furthest (a blocked internal row is the

@@ -1,0 +1,262 @@
+"""The typed client facade: open a postmortem, take human steps, read status, list.
+
+Everything a program, the CLI or the intake does to a postmortem goes through `Postmortems`, which
+turns Temporal's errors into three the callers act on: `Rejected` (the process said no, with the
+reason), `NotFound` and `Unavailable` (Temporal cannot be reached: retry later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from afterword.settings import Settings
+from afterword.workflows import search_attributes as sa
+from afterword.workflows.action_item import ActionItemWorkflow
+from afterword.workflows.identity import postmortem_id
+from afterword.workflows.models import (
+    ActionItemState,
+    Actor,
+    AddActionRequest,
+    ApproveRequest,
+    AssignRequest,
+    ChangesRequest,
+    CompleteRequest,
+    DraftSubmission,
+    DropRequest,
+    Incident,
+    PostmortemInput,
+    PostmortemRules,
+    PostmortemStatus,
+    ReapplyRequest,
+    ResolveRequest,
+    SignoffRequest,
+    TimelineEdit,
+    UpdateResult,
+    ValidateRequest,
+    WaiveRequest,
+)
+from afterword.workflows.postmortem import PostmortemWorkflow
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Rejected(Exception):
+    """The lifecycle or the policy refused the step; the message says why and what to do."""
+
+
+class NotFound(Exception):
+    pass
+
+
+class Unavailable(Exception):
+    """Temporal could not be reached or did not answer; nothing was changed, try again."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    workflow_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class Listed:
+    workflow_id: str
+    kind: str
+    state: str
+    severity: str
+    service: str
+    owner: str
+    overdue: bool
+    started: datetime | None
+    running: bool
+
+
+_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+
+
+def _translate(err: BaseException, workflow_id: str) -> Exception:
+    if isinstance(err, WorkflowUpdateFailedError):
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            return Rejected(cause.message)
+        return Rejected(str(cause))
+    if isinstance(err, RPCError):
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return NotFound(f"no postmortem or action item {workflow_id!r}")
+        if err.status in _UNAVAILABLE:
+            return Unavailable(f"Temporal did not answer: {err.message}")
+        if err.status == RPCStatusCode.FAILED_PRECONDITION:
+            return Rejected(f"{workflow_id} is no longer running: {err.message}")
+        return Rejected(err.message)
+    return Unavailable(str(err)) if isinstance(err, OSError) else Rejected(str(err))
+
+
+class Postmortems:
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    # ------------------------------------------------------------------ start
+
+    async def open(self, incident: Incident, rules: PostmortemRules, opened_by: str = "afterword") -> Opened:
+        """Start the incident's postmortem, or find the one already running for it (idempotent)."""
+        workflow_id = postmortem_id(incident.org, incident.key)
+        try:
+            handle = await self.client.start_workflow(
+                PostmortemWorkflow.run,
+                PostmortemInput(incident=incident, rules=rules, opened_by=opened_by),
+                id=workflow_id,
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=sa_initial(incident, rules),
+            )
+        except (RPCError, OSError) as err:
+            raise _translate(err, workflow_id) from err
+        response = getattr(handle, "_start_workflow_response", None)
+        created = bool(getattr(response, "started", True))
+        return Opened(workflow_id=workflow_id, created=created)
+
+    # ------------------------------------------------------------------ read
+
+    def handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(workflow_id)
+
+    async def status(self, workflow_id: str) -> PostmortemStatus:
+        try:
+            return await self.handle(workflow_id).query(PostmortemWorkflow.status)
+        except (RPCError, OSError) as err:
+            raise _translate(err, workflow_id) from err
+
+    async def action_state(self, action_workflow_id: str) -> ActionItemState:
+        try:
+            return await self.handle(action_workflow_id).query(ActionItemWorkflow.state)
+        except (RPCError, OSError) as err:
+            raise _translate(err, action_workflow_id) from err
+
+    async def list(self, query: str | None = None, limit: int = 200) -> list[Listed]:
+        base = f"{sa.KIND.name} = 'postmortem'"
+        full = f"{base} AND ({query})" if query else base
+        rows: list[Listed] = []
+        try:
+            async for wf in self.client.list_workflows(full, limit=limit):
+                attrs = wf.typed_search_attributes
+                rows.append(
+                    Listed(
+                        workflow_id=wf.id,
+                        kind=attrs.get(sa.KIND) or "",
+                        state=attrs.get(sa.STATE) or "",
+                        severity=attrs.get(sa.SEVERITY) or "",
+                        service=attrs.get(sa.SERVICE) or "",
+                        owner=attrs.get(sa.OWNER) or "",
+                        overdue=bool(attrs.get(sa.OVERDUE)),
+                        started=wf.start_time,
+                        running=wf.status == WorkflowExecutionStatus.RUNNING,
+                    )
+                )
+        except (RPCError, OSError) as err:
+            if isinstance(err, RPCError) and err.status == RPCStatusCode.INVALID_ARGUMENT:
+                raise Rejected(f"the list query is not valid: {err.message}") from err
+            raise _translate(err, "list") from err
+        return rows
+
+    # ------------------------------------------------------------------ human steps
+
+    async def _update(self, workflow_id: str, name: str, arg: BaseModel, result_type: type[T]) -> T:
+        try:
+            result: T = await self.handle(workflow_id).execute_update(name, arg, result_type=result_type)
+        except (WorkflowUpdateFailedError, RPCError, OSError) as err:
+            raise _translate(err, workflow_id) from err
+        return result
+
+    async def resolve(self, workflow_id: str, req: ResolveRequest) -> UpdateResult:
+        return await self._update(workflow_id, "resolve", req, UpdateResult)
+
+    async def reopen(self, workflow_id: str, req: Actor) -> UpdateResult:
+        return await self._update(workflow_id, "reopen", req, UpdateResult)
+
+    async def assign(self, workflow_id: str, req: AssignRequest) -> UpdateResult:
+        return await self._update(workflow_id, "assign", req, UpdateResult)
+
+    async def submit_draft(self, workflow_id: str, req: DraftSubmission) -> UpdateResult:
+        return await self._update(workflow_id, "submit_draft", req, UpdateResult)
+
+    async def approve(self, workflow_id: str, req: ApproveRequest) -> UpdateResult:
+        return await self._update(workflow_id, "approve", req, UpdateResult)
+
+    async def request_changes(self, workflow_id: str, req: ChangesRequest) -> UpdateResult:
+        return await self._update(workflow_id, "request_changes", req, UpdateResult)
+
+    async def accept_redaction(self, workflow_id: str, req: Actor) -> UpdateResult:
+        return await self._update(workflow_id, "accept_redaction", req, UpdateResult)
+
+    async def sign_off(self, workflow_id: str, req: SignoffRequest) -> UpdateResult:
+        return await self._update(workflow_id, "sign_off", req, UpdateResult)
+
+    async def waive(self, workflow_id: str, req: WaiveRequest) -> UpdateResult:
+        return await self._update(workflow_id, "waive", req, UpdateResult)
+
+    async def add_action(self, workflow_id: str, req: AddActionRequest) -> UpdateResult:
+        return await self._update(workflow_id, "add_action", req, UpdateResult)
+
+    async def edit_timeline(self, workflow_id: str, req: TimelineEdit) -> UpdateResult:
+        return await self._update(workflow_id, "edit_timeline", req, UpdateResult)
+
+    async def reapply_policy(self, workflow_id: str, req: ReapplyRequest) -> UpdateResult:
+        return await self._update(workflow_id, "reapply_policy", req, UpdateResult)
+
+    def action_workflow_id(self, workflow_id: str, item: str) -> str:
+        """`ai-2` or `2` of a postmortem -> the action item's workflow id (full ids pass through)."""
+        if "." in item:
+            return item
+        number = item.removeprefix("ai-")
+        return f"{workflow_id}.ai-{number}"
+
+    async def complete_action(self, action_id: str, req: CompleteRequest) -> ActionItemState:
+        return await self._update(action_id, "complete", req, ActionItemState)
+
+    async def validate_action(self, action_id: str, req: ValidateRequest) -> ActionItemState:
+        return await self._update(action_id, "validate", req, ActionItemState)
+
+    async def drop_action(self, action_id: str, req: DropRequest) -> ActionItemState:
+        return await self._update(action_id, "drop", req, ActionItemState)
+
+    async def wait_for_state(self, workflow_id: str, states: set[str], within: float = 30.0) -> PostmortemStatus:
+        """Poll the status until the postmortem reaches one of `states` (for scripts and the demo)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + within
+        while True:
+            status = await self.status(workflow_id)
+            if status.state in states:
+                return status
+            if loop.time() > end:
+                raise TimeoutError(f"{workflow_id} is {status.state}, not {sorted(states)} after {within:.0f}s")
+            await asyncio.sleep(0.1)
+
+
+def sa_initial(incident: Incident, rules: PostmortemRules) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.KIND, "postmortem"),
+            SearchAttributePair(sa.STATE, "triggered"),
+            SearchAttributePair(sa.SEVERITY, rules.severity),
+            SearchAttributePair(sa.SERVICE, incident.service),
+            SearchAttributePair(sa.ORG, incident.org),
+            SearchAttributePair(sa.OWNER, ""),
+            SearchAttributePair(sa.OVERDUE, False),
+        ]
+    )
+

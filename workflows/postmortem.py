@@ -1,0 +1,662 @@
+"""PostmortemWorkflow: one incident's postmortem, from trigger to closed (or waived).
+
+The workflow owns the facts; the lifecycle machine decides what is legal; activities do the work.
+Human steps are Updates whose validators ask the lifecycle (and the policy snapshot) first, so a
+refused step leaves no trace in history. Deadlines are durable clocks started and stopped by
+milestones; a breach notifies, marks the postmortem overdue, and never blocks the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from afterword.workflows import search_attributes as sa
+    from afterword.workflows.action_item import ActionItemWorkflow
+    from afterword.workflows.deadlines import run_clock
+    from afterword.workflows.identity import action_item_id
+    from afterword.workflows.lifecycle import ACTIONABLE, TERMINAL, Lifecycle, PostmortemFacts, State
+    from afterword.workflows.models import (
+        ActionItemInput,
+        ActionItemState,
+        ActionItemStatus,
+        Actor,
+        AddActionRequest,
+        ApproveRequest,
+        AssignRequest,
+        AuditEntry,
+        ChangesRequest,
+        CheckRequest,
+        CheckResult,
+        DeadlineRule,
+        DeadlineStatus,
+        DocumentRef,
+        DraftSubmission,
+        DueRequest,
+        EvidenceRequest,
+        EvidenceSummary,
+        Finding,
+        Milestone,
+        Notification,
+        PostmortemInput,
+        PostmortemRules,
+        PostmortemStatus,
+        Publication,
+        PublishRequest,
+        ReapplyRequest,
+        RedactionReport,
+        RedactRequest,
+        RenderRequest,
+        ResolveRequest,
+        SignoffRequest,
+        TimelineEdit,
+        UpdateResult,
+        WaiveRequest,
+    )
+
+SHORT = timedelta(minutes=2)
+QUICK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# Evidence sources can be down during an incident; the activity records gaps itself, and a capture that
+# still fails after these attempts is recorded in the audit trail instead of failing the postmortem.
+EVIDENCE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2), maximum_attempts=8
+)
+
+
+@dataclass
+class _Clock:
+    rule: DeadlineRule
+    status: DeadlineStatus
+
+
+def _rejected(reason: str) -> ApplicationError:
+    return ApplicationError(reason, type="Rejected", non_retryable=True)
+
+
+@workflow.defn
+class PostmortemWorkflow:
+    @workflow.init
+    def __init__(self, inp: PostmortemInput) -> None:
+        self.incident = inp.incident
+        self.rules = inp.rules
+        self.owner: str | None = None
+        self.draft_ref: str | None = None
+        self.findings: list[Finding] = []
+        self.completeness: float | None = None
+        self.evidence: EvidenceSummary | None = None
+        self.redaction: list[RedactionReport] = []
+        self.publication: Publication | None = None
+        self.items: dict[str, ActionItemState] = {}
+        self.item_handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
+        self.timeline_edits: list[TimelineEdit] = []
+        self.waiver_reason: str | None = None
+        self.audit: list[AuditEntry] = []
+        self.milestones: dict[Milestone, datetime] = {}
+        self.clocks: dict[str, _Clock] = {}
+        self.clock_tasks: set[asyncio.Task[None]] = set()
+        self.checking = False
+        self.captured_at_resolution = False
+        self.lifecycle = Lifecycle(PostmortemFacts())
+        self._apply_rules(inp.rules)
+        self.facts.incident_resolved = inp.incident.resolved_at is not None
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def facts(self) -> PostmortemFacts:
+        return self.lifecycle.facts
+
+    @property
+    def state(self) -> State:
+        return self.lifecycle.state
+
+    @property
+    def id(self) -> str:
+        return workflow.info().workflow_id
+
+    def _apply_rules(self, rules: PostmortemRules) -> None:
+        self.rules = rules
+        f = self.facts
+        f.reviewers = frozenset(rules.review.reviewers)
+        f.quorum = rules.review.quorum
+        f.allow_self_approval = rules.review.allow_self_approval
+        f.needs_signoff = self.incident.security or self.incident.legal
+        f.signoff_people = frozenset(rules.review.signoff_people)
+        f.waiver_allowed = frozenset(rules.waivers.allowed)
+        f.waiver_min_reason = rules.waivers.min_reason_length
+        f.min_items = rules.action_items.min_items
+
+    def _log(self, by: str, event: str, detail: str = "") -> None:
+        self.audit.append(AuditEntry(at=workflow.now(), by=by, event=event, detail=detail))
+        workflow.logger.info("%s: %s by %s %s", self.id, event, by, detail)
+
+    def _fire(self, event: str, by: str, detail: str = "", **kwargs: Any) -> None:
+        before = self.state
+        self.lifecycle.fire(event, by=by, **kwargs)
+        if self.state != before:
+            self._log(by, f"{before.value} -> {self.state.value}", detail or event)
+            self._upsert()
+
+    def _check(self, event: str, **kwargs: Any) -> None:
+        reason = self.lifecycle.check(event, **kwargs)
+        if reason is not None:
+            raise _rejected(reason)
+
+    def _overdue(self) -> bool:
+        return any(c.status.breached and c.status.met_at is None for c in self.clocks.values())
+
+    def _upsert(self) -> None:
+        workflow.upsert_search_attributes(
+            [
+                sa.STATE.value_set(self.state.value),
+                sa.SEVERITY.value_set(self.rules.severity),
+                sa.SERVICE.value_set(self.incident.service),
+                sa.ORG.value_set(self.incident.org),
+                sa.OWNER.value_set(self.owner or ""),
+                sa.OVERDUE.value_set(self._overdue()),
+                sa.KIND.value_set("postmortem"),
+            ]
+        )
+
+    def _known_person(self, person: str) -> None:
+        if self.rules.roles and person not in self.rules.roles:
+            raise _rejected(
+                f"{person!r} is not in the policy's roster; known people: {', '.join(sorted(self.rules.roles))}"
+            )
+
+    def _open(self) -> None:
+        if self.state in TERMINAL:
+            raise _rejected(f"the postmortem is {self.state.value}; nothing more can change")
+
+    async def _notify(
+        self, kind: Literal["reminder", "escalation", "info"], to: list[str], subject: str, body: str = ""
+    ) -> None:
+        note = Notification(
+            postmortem_id=self.id, kind=kind, to=sorted(set(to)) or ["unassigned"], subject=subject, body=body
+        )
+        try:
+            await workflow.execute_activity(
+                "notify", note, start_to_close_timeout=SHORT, retry_policy=QUICK_RETRY
+            )
+        except ActivityError as err:  # a failed notification must not stop the postmortem
+            self._log("afterword", "notification failed", f"{subject}: {err.cause or err}")
+
+    # ------------------------------------------------------------------ deadlines
+
+    def _reach(self, milestone: Milestone, at: datetime | None = None) -> None:
+        """Record a milestone: stop the clocks it meets, start the clocks it anchors."""
+        when = at or workflow.now()
+        self.milestones[milestone] = when
+        for clock in self.clocks.values():
+            if clock.rule.until == milestone and clock.status.met_at is None:
+                clock.status.met_at = when
+        for rule in self.rules.deadlines:
+            if rule.after == milestone:
+                self._start_clock(rule, when)
+        self._upsert()
+
+    def _start_clock(self, rule: DeadlineRule, anchor: datetime) -> None:
+        # a clock started again (a reopened incident) replaces the old one, whose task then ends
+        met = self.milestones.get(rule.until)
+        status = DeadlineStatus(name=rule.name, met_at=met if met and met >= anchor else None)
+        clock = _Clock(rule=rule, status=status)
+        self.clocks[rule.name] = clock
+        if status.met_at is None:
+            task = asyncio.create_task(self._run_clock(clock, anchor), name=f"deadline:{rule.name}")
+            self.clock_tasks.add(task)
+            task.add_done_callback(self.clock_tasks.discard)
+
+    def _clock_done(self, clock: _Clock) -> bool:
+        current = self.clocks.get(clock.rule.name)
+        return clock.status.met_at is not None or current is not clock or self.state in TERMINAL
+
+    async def _run_clock(self, clock: _Clock, anchor: datetime) -> None:
+        rule = clock.rule
+        if rule.calendar is None:
+            due = anchor + rule.duration
+        else:  # business time needs the org's calendar and timezone database: an activity computes it
+            due = await workflow.execute_local_activity(
+                "compute_due", DueRequest(anchor=anchor, rule=rule), result_type=datetime,
+                start_to_close_timeout=timedelta(seconds=10),
+            )
+        clock.status.due_at = due
+
+        async def remind(due_at: datetime) -> None:
+            clock.status.reminders_sent += 1
+            await self._notify(
+                "reminder", [self.owner] if self.owner else self.rules.escalation,
+                f"[{self.rules.severity}] {self.incident.title}: {rule.name} due {due_at.isoformat()}",
+                f"Postmortem {self.id} ({self.state.value}): the {rule.name} deadline is {due_at.isoformat()}.",
+            )
+
+        async def breach() -> None:
+            clock.status.breached = True
+            clock.status.breached_at = workflow.now()
+            clock.status.escalations += 1
+            self._log("afterword", "deadline breached", f"{rule.name} was due {due.isoformat()}")
+            self._upsert()
+            await self._notify(
+                "escalation",
+                [p for p in [self.owner] if p] + rule.escalate_to + self.rules.escalation,
+                f"[{self.rules.severity}] OVERDUE {rule.name}: {self.incident.title}",
+                f"Postmortem {self.id} missed its {rule.name} deadline ({due.isoformat()}); "
+                f"it is {self.state.value}. The work still has to be done.",
+            )
+
+        in_time = await run_clock(due, rule.reminders, lambda: self._clock_done(clock), remind, breach)
+        if not in_time:
+            await workflow.wait_condition(lambda: self._clock_done(clock))
+            self._upsert()  # clears the overdue flag once the late work is done
+
+    # ------------------------------------------------------------------ the run
+
+    @workflow.run
+    async def run(self, inp: PostmortemInput) -> PostmortemStatus:
+        self._log(inp.opened_by, "opened", f"{self.incident.source} {self.incident.key}")
+        self._reach(Milestone.TRIGGERED)
+        self._fire("preserve", inp.opened_by)
+        self.evidence = await self._preserve("trigger")
+        self._fire("seal", "afterword", "evidence manifest sealed")
+        if self.facts.incident_resolved:
+            self._reach(Milestone.RESOLVED, self._resolution_time(self.incident.resolved_at))
+
+        while self.state not in TERMINAL:
+            state = self.state
+            if state is State.DRAFTING:
+                await self._prepare_draft()
+            elif state is State.REDACTING:
+                await self._redact_and_publish()
+            elif state is State.PUBLISHED:
+                await self._after_publication()
+            elif state is State.TRACKING:
+                await workflow.wait_condition(
+                    lambda: self.state is not State.TRACKING or self.lifecycle.check("items_done") is None
+                )
+                if self.state is State.TRACKING:
+                    self._fire("items_done", "afterword", "every action item is done or dropped")
+            elif state is State.VALIDATING:
+                await workflow.wait_condition(
+                    lambda: self.lifecycle.check("close") is None
+                    or any(i.status is ActionItemStatus.OPEN for i in self.items.values())
+                )
+                if self.lifecycle.check("close") is None:
+                    self._fire("close", "afterword", "every action item validated or dropped")
+                    self._reach(Milestone.CLOSED)
+                else:
+                    self._fire("reopen_item", "afterword", "a fix failed validation")
+            await workflow.wait_condition(lambda handled=state: self.state is not handled or self._work_pending())
+
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.status()
+
+    def _work_pending(self) -> bool:
+        """True when the current state has work for the run loop (not just waiting for people)."""
+        s = self.state
+        return (
+            (s is State.DRAFTING and self.draft_ref is None)
+            or (s is State.REDACTING and not self.facts.redaction_done)
+            or (s is State.REDACTING and self.lifecycle.check("publish") is None)
+            or (s is State.PUBLISHED and (self.lifecycle.check("track") is None
+                                          or self.lifecycle.check("close") is None))
+        )
+
+    def _resolution_time(self, at: datetime | None) -> datetime:
+        now = workflow.now()
+        return min(at, now) if at is not None else now
+
+    async def _preserve(self, phase: Literal["trigger", "resolution"]) -> EvidenceSummary | None:
+        try:
+            summary: EvidenceSummary = await workflow.execute_activity(
+                "preserve_evidence",
+                EvidenceRequest(postmortem_id=self.id, incident=self.incident, phase=phase,
+                                policy=self.rules.policy),
+                result_type=EvidenceSummary,
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=EVIDENCE_RETRY,
+            )
+            return summary
+        except ActivityError as err:
+            self._log("afterword", "evidence capture failed", str(err.cause or err))
+            return self.evidence
+
+    async def _prepare_draft(self) -> None:
+        if self.draft_ref is not None:
+            return
+        if not self.captured_at_resolution:
+            self.evidence = await self._preserve("resolution")
+            self.captured_at_resolution = True
+        doc = await workflow.execute_activity(
+            "render_draft",
+            RenderRequest(postmortem_id=self.id, incident=self.incident, rules=self.rules, owner=self.owner,
+                          evidence=self.evidence, action_items=list(self.items.values()),
+                          timeline_edits=self.timeline_edits),
+            result_type=DocumentRef,
+            start_to_close_timeout=SHORT,
+            retry_policy=QUICK_RETRY,
+        )
+        if self.draft_ref is None:
+            self.draft_ref = doc.ref
+            self._log("afterword", "draft rendered", doc.path)
+
+    async def _redact_and_publish(self) -> None:
+        if not self.facts.redaction_done:
+            audiences: list[Literal["internal", "external"]] = ["internal"]
+            if self.rules.external_summary:
+                audiences.append("external")
+            reports = []
+            for audience in audiences:
+                reports.append(await workflow.execute_activity(
+                    "redact_document",
+                    RedactRequest(postmortem_id=self.id, document_ref=self.draft_ref or "",
+                                  audience=audience, rules=self.rules),
+                    result_type=RedactionReport,
+                    start_to_close_timeout=SHORT,
+                    retry_policy=QUICK_RETRY,
+                ))
+            self.redaction = reports
+            self.facts.redaction_done = True
+            total = sum(sum(r.counts.values()) for r in reports)
+            self._log("afterword", "redaction report ready", f"{total} finding(s) redacted")
+            return
+        if self.lifecycle.check("publish") is not None:
+            return
+        internal = next(r for r in self.redaction if r.audience == "internal")
+        external = next((r for r in self.redaction if r.audience == "external"), None)
+        self.publication = await workflow.execute_activity(
+            "publish_document",
+            PublishRequest(postmortem_id=self.id, incident=self.incident, rules=self.rules,
+                           internal_ref=internal.redacted_ref,
+                           external_ref=external.redacted_ref if external else None,
+                           approvers=sorted(self.facts.approvals)),
+            result_type=Publication,
+            start_to_close_timeout=SHORT,
+            retry_policy=QUICK_RETRY,
+        )
+        self._fire("publish", "afterword", f"archived at {self.publication.archive_path}")
+        self._reach(Milestone.PUBLISHED)
+        if external is not None:
+            self._reach(Milestone.EXTERNAL_PUBLISHED)
+
+    async def _after_publication(self) -> None:
+        if self.lifecycle.check("track") is None:
+            self._fire("track", "afterword", f"{len(self.items)} action item(s) to track")
+        elif self.lifecycle.check("close") is None:
+            self._fire("close", "afterword", "no action items required")
+            self._reach(Milestone.CLOSED)
+
+    # ------------------------------------------------------------------ updates: the human steps
+
+    @workflow.update
+    async def resolve(self, req: ResolveRequest) -> UpdateResult:
+        if self.facts.incident_resolved:  # alert systems resend: resolving twice is a no-op
+            return UpdateResult(state=self.state.value, message="already resolved")
+        at = self._resolution_time(req.resolved_at)
+        self.incident = self.incident.model_copy(update={"resolved_at": at})
+        self.facts.incident_resolved = True
+        self._log(req.by, "incident resolved", at.isoformat())
+        if self.state is State.AWAITING_RESOLUTION:
+            self._fire("resolve", req.by)
+        if self.state not in (State.TRIGGERED, State.PRESERVING):  # else the run loop does, after sealing
+            self._reach(Milestone.RESOLVED, at)
+        return UpdateResult(state=self.state.value, message=f"resolved at {at.isoformat()}; the draft clock runs")
+
+    @resolve.validator
+    def _validate_resolve(self, req: ResolveRequest) -> None:
+        self._open()
+
+    @workflow.update
+    async def reopen(self, req: Actor) -> UpdateResult:
+        self._fire("reopen", req.by, "the incident fired again before the draft was submitted")
+        self.facts.incident_resolved = False
+        self.incident = self.incident.model_copy(update={"resolved_at": None})
+        self.milestones.pop(Milestone.RESOLVED, None)
+        # clocks anchored at resolution restart at the next one; their running tasks see they were replaced
+        self.clocks = {n: c for n, c in self.clocks.items() if c.rule.after is not Milestone.RESOLVED}
+        return UpdateResult(state=self.state.value, message="reopened: waiting for the incident to resolve again")
+
+    @reopen.validator
+    def _validate_reopen(self, req: Actor) -> None:
+        self._check("reopen", by=req.by)
+
+    @workflow.update
+    async def assign(self, req: AssignRequest) -> UpdateResult:
+        previous = self.owner
+        self.owner = req.owner
+        self.facts.owner = req.owner
+        self._log(req.by, "owner assigned", f"{previous or 'nobody'} -> {req.owner}")
+        if Milestone.OWNER_ASSIGNED not in self.milestones:
+            self._reach(Milestone.OWNER_ASSIGNED)
+        self._upsert()
+        return UpdateResult(state=self.state.value, message=f"{req.owner} owns this postmortem")
+
+    @assign.validator
+    def _validate_assign(self, req: AssignRequest) -> None:
+        self._open()
+        self._known_person(req.owner)
+
+    @workflow.update
+    async def submit_draft(self, req: DraftSubmission) -> UpdateResult:
+        self.checking = True
+        try:
+            result = await workflow.execute_activity(
+                "check_draft",
+                CheckRequest(postmortem_id=self.id, document_ref=req.document_ref, rules=self.rules),
+                result_type=CheckResult,
+                start_to_close_timeout=SHORT,
+                retry_policy=QUICK_RETRY,
+            )
+        finally:
+            self.checking = False
+        self.draft_ref = req.document_ref
+        self.findings = result.findings
+        self.completeness = result.completeness
+        self.facts.draft_ok = result.ok
+        self.facts.draft_author = req.by
+        errors = [f for f in result.findings if f.severity == "error"]
+        if not result.ok or self.state is not State.DRAFTING:
+            self._log(req.by, "draft refused", f"{len(errors)} error(s)")
+            return UpdateResult(
+                state=self.state.value,
+                message=f"the draft stays in drafting: {len(errors)} error(s) to fix, then submit again",
+                findings=result.findings,
+            )
+        self._fire("submit_draft", req.by, f"completeness {result.completeness:.0%}")
+        self._reach(Milestone.DRAFT_SUBMITTED)
+        return UpdateResult(state=self.state.value, message="submitted for review", findings=result.findings)
+
+    @submit_draft.validator
+    def _validate_submit(self, req: DraftSubmission) -> None:
+        if self.checking:
+            raise _rejected("a draft is being checked right now; wait for its result")
+        reason = self.lifecycle.check("submit_draft", by=req.by, ignore=("draft_ok",))
+        if reason is not None:
+            raise _rejected(reason)
+
+    @workflow.update
+    async def approve(self, req: ApproveRequest) -> UpdateResult:
+        self._fire("approve", req.by, req.comment)
+        self.facts.approvals.add(req.by)
+        self._log(req.by, "approved", req.comment)
+        if self.state is State.REDACTING:
+            self._reach(Milestone.APPROVED)
+        return UpdateResult(
+            state=self.state.value,
+            message=f"{len(self.facts.approvals)} of {self.facts.quorum} approvals",
+        )
+
+    @approve.validator
+    def _validate_approve(self, req: ApproveRequest) -> None:
+        self._check("approve", by=req.by)
+
+    @workflow.update
+    async def request_changes(self, req: ChangesRequest) -> UpdateResult:
+        self._fire("request_changes", req.by, req.reason)
+        self.facts.approvals.clear()
+        self.facts.draft_ok = False
+        return UpdateResult(state=self.state.value, message="back to drafting: " + req.reason)
+
+    @request_changes.validator
+    def _validate_request_changes(self, req: ChangesRequest) -> None:
+        self._check("request_changes", by=req.by)
+
+    @workflow.update
+    async def accept_redaction(self, req: Actor) -> UpdateResult:
+        self.facts.redaction_accepted = True
+        self._log(req.by, "redaction accepted", ", ".join(r.audience for r in self.redaction))
+        waiting = self.lifecycle.check("publish")
+        return UpdateResult(state=self.state.value, message=waiting or "publishing")
+
+    @accept_redaction.validator
+    def _validate_accept_redaction(self, req: Actor) -> None:
+        self._check("accept_redaction", by=req.by)
+
+    @workflow.update
+    async def sign_off(self, req: SignoffRequest) -> UpdateResult:
+        self.facts.signed_off_by = req.by
+        self._log(req.by, "CIRT/legal sign-off", req.note)
+        waiting = self.lifecycle.check("publish")
+        return UpdateResult(state=self.state.value, message=waiting or "publishing")
+
+    @sign_off.validator
+    def _validate_sign_off(self, req: SignoffRequest) -> None:
+        self._check("sign_off", by=req.by)
+
+    @workflow.update
+    async def waive(self, req: WaiveRequest) -> UpdateResult:
+        self._fire("waive", req.by, req.reason, reason=req.reason)
+        self.waiver_reason = req.reason
+        for handle in self.item_handles.values():
+            handle.cancel()
+        return UpdateResult(state=self.state.value, message="waived: " + req.reason)
+
+    @waive.validator
+    def _validate_waive(self, req: WaiveRequest) -> None:
+        self._check("waive", by=req.by, reason=req.reason)
+
+    @workflow.update
+    async def add_action(self, req: AddActionRequest) -> UpdateResult:
+        number = len(self.items) + 1
+        item_id = f"ai-{number}"
+        child_id = action_item_id(self.id, number)
+        self.items[item_id] = ActionItemState(item_id=item_id, workflow_id=child_id, spec=req.item)
+        self.facts.items[item_id] = ActionItemStatus.OPEN.value
+        self._log(req.by, "action item added", f"{item_id}: {req.item.title} ({req.item.owner})")
+        self.item_handles[item_id] = await workflow.start_child_workflow(
+            ActionItemWorkflow.run,
+            ActionItemInput(postmortem_id=self.id, item_id=item_id, spec=req.item,
+                            rules=self.rules.action_items, escalation=self.rules.escalation),
+            id=child_id,
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
+        return UpdateResult(state=self.state.value, message=f"{item_id} tracked as workflow {child_id}")
+
+    @add_action.validator
+    def _validate_add_action(self, req: AddActionRequest) -> None:
+        self._open()
+        if self.state not in ACTIONABLE:
+            raise _rejected(
+                f"action items can be added from drafting on; the postmortem is {self.state.value}"
+            )
+        if req.item.type.value not in self.rules.action_items.types:
+            raise _rejected(
+                f"action item type {req.item.type.value!r} is not allowed; use one of: "
+                + ", ".join(self.rules.action_items.types)
+            )
+        self._known_person(req.item.owner)
+        if req.item.due <= workflow.now():
+            raise _rejected(f"the due date {req.item.due.isoformat()} is in the past; give a future date")
+
+    @workflow.signal
+    def item_changed(self, item: ActionItemState) -> None:
+        """Action item workflows report every change; the postmortem mirrors them for status and gates."""
+        if item.item_id in self.items:
+            self.items[item.item_id] = item
+            self.facts.items[item.item_id] = item.status.value
+
+    @workflow.update
+    async def edit_timeline(self, edit: TimelineEdit) -> UpdateResult:
+        self.timeline_edits.append(edit)
+        self._log(edit.by, f"timeline {edit.action}", f"{edit.at.isoformat()} {edit.event} {edit.reason}".strip())
+        return UpdateResult(state=self.state.value, message=f"timeline {edit.action} recorded")
+
+    @edit_timeline.validator
+    def _validate_edit_timeline(self, edit: TimelineEdit) -> None:
+        self._open()
+        if edit.action in ("correct", "remove") and not edit.replaces:
+            raise _rejected("say which row to change: give the text of the row being corrected or removed")
+        if edit.action in ("add", "correct") and not edit.event.strip():
+            raise _rejected("a timeline row needs the event text")
+
+    @workflow.update
+    async def reapply_policy(self, req: ReapplyRequest) -> UpdateResult:
+        old = self.rules.policy_hash
+        self._apply_rules(req.rules)
+        self._log(req.by, "policy reapplied", f"{old[:12]} -> {req.rules.policy_hash[:12]}")
+        return UpdateResult(state=self.state.value, message=f"now under policy {req.rules.policy_hash[:12]}")
+
+    @reapply_policy.validator
+    def _validate_reapply(self, req: ReapplyRequest) -> None:
+        self._open()
+        if req.rules.org != self.incident.org:
+            raise _rejected(f"that policy is for {req.rules.org!r}; this postmortem belongs to {self.incident.org!r}")
+
+    # ------------------------------------------------------------------ query
+
+    @workflow.query
+    def status(self) -> PostmortemStatus:
+        return PostmortemStatus(
+            postmortem_id=self.id,
+            state=self.state.value,
+            incident=self.incident,
+            severity=self.rules.severity,
+            owner=self.owner,
+            policy_name=self.rules.policy_name,
+            policy_hash=self.rules.policy_hash,
+            overdue=self._overdue(),
+            open_gates=self._open_gates(),
+            deadlines=[c.status for c in self.clocks.values()],
+            approvals=sorted(self.facts.approvals),
+            draft_ref=self.draft_ref,
+            findings=self.findings,
+            completeness=self.completeness,
+            evidence=self.evidence,
+            redaction=self.redaction,
+            publication=self.publication,
+            action_items=list(self.items.values()),
+            waiver_reason=self.waiver_reason,
+            audit=self.audit,
+        )
+
+    def _open_gates(self) -> list[str]:
+        s, f = self.state, self.facts
+        gates: list[str] = []
+        if s in TERMINAL:
+            return gates
+        if f.owner is None:
+            gates.append("assign an owner")
+        if s is State.AWAITING_RESOLUTION:
+            gates.append("incident resolution")
+        if s is State.DRAFTING:
+            gates.append("submit a draft that passes its checks")
+        if s is State.IN_REVIEW:
+            gates.append(f"approvals {len(f.approvals)}/{f.quorum}")
+        if s is State.REDACTING:
+            if not f.redaction_accepted:
+                gates.append("accept the redaction report")
+            if f.needs_signoff and f.signed_off_by is None:
+                gates.append("CIRT/legal sign-off")
+        if s in (State.PUBLISHED, State.TRACKING, State.VALIDATING):
+            for item in self.items.values():
+                if not item.finished:
+                    gates.append(f"{item.item_id} {item.status.value}: {item.spec.title}")
+            if len(self.items) < f.min_items:
+                gates.append(f"add action items ({len(self.items)}/{f.min_items})")
+        return gates
+

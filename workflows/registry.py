@@ -1,0 +1,8 @@
+"""The workflows a worker runs."""
+
+from __future__ import annotations
+
+from afterword.workflows.action_item import ActionItemWorkflow
+from afterword.workflows.postmortem import PostmortemWorkflow
+
+WORKFLOWS: list[type] = [PostmortemWorkflow, ActionItemWorkflow]
