@@ -1,0 +1,62 @@
+"""The `[integrations]` section: which adapter serves each concern, and the rule that secrets are
+references (`env:NAME` or `file:/path`), never values written into the policy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+# concern -> adapters afterword can run for it (the first is the embedded default).
+ADAPTERS: dict[str, tuple[str, ...]] = {
+    "alerts": ("webhook", "alertmanager", "pagerduty", "grafana", "opsgenie", "generic"),
+    "evidence": ("directory", "s3"),
+    "metrics": ("prometheus",),
+    "logs": ("file",),
+    "archive": ("git", "confluence"),
+    "tickets": ("builtin", "github", "jira", "linear"),
+    "notifications": ("outbox", "slack", "smtp"),
+    "validation": ("prometheus", "http", "manual"),
+}
+
+SECRET_KEY = re.compile(
+    r"(?i)(token|secret|password|passwd|api[_-]?key|private[_-]?key|credential|webhook[_-]?url|auth)"
+)
+# Values that are secrets whatever key holds them.
+SECRET_VALUE = re.compile(
+    r"(ghp_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
+    r"|sk_(live|test)_[A-Za-z0-9]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----|hooks\.slack\.com/services/)"
+)
+INLINE = 'looks like an inline secret: write it as "env:NAME" or "file:/path"'
+ENV_REF = re.compile(r"^env:[A-Za-z_][A-Za-z0-9_]*$")
+FILE_REF = re.compile(r"^file:/\S+$")
+
+
+def is_reference(value: str) -> bool:
+    return bool(ENV_REF.match(value) or FILE_REF.match(value))
+
+
+def secret_problems(settings: dict[str, Any], path: tuple[str | int, ...] = ()) -> Iterator[
+        tuple[tuple[str | int, ...], str]]:
+    """(key path, message) for each inline secret in an integration's settings."""
+    for key, value in settings.items():
+        here = (*path, key)
+        if isinstance(value, dict):
+            yield from secret_problems(value, here)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, str) and SECRET_VALUE.search(item):
+                    yield (*here, index), INLINE
+        elif isinstance(value, str):
+            if value.startswith(("env:", "file:")) and not is_reference(value):
+                yield here, (
+                    f"{value!r} is not a valid secret reference: use env:NAME (letters, digits, _) "
+                    "or file:/absolute/path"
+                )
+            elif SECRET_KEY.search(key) and not is_reference(value):
+                yield here, (
+                    "secrets are never written inline: reference an environment variable (\"env:NAME\") "
+                    "or a file (\"file:/path\")"
+                )
+            elif SECRET_VALUE.search(value):
+                yield here, INLINE

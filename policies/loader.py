@@ -1,0 +1,291 @@
+"""Reading policy files: TOML -> inheritance (`extends`) -> strict schema -> cross-field checks -> teams.
+
+Every problem is reported at once, each with its file, line and key path, as one `PolicyError`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from afterword.policies import checks
+from afterword.policies.errors import PolicyError, Problem
+from afterword.policies.lines import KeyPath, dotted, key_lines
+from afterword.policies.merge import merge
+from afterword.policies.schema import Policy, Team
+
+DEFAULT_NAME = "default"
+SHIPPED = "<shipped default.toml>"
+# What a team table may not override: identity, inheritance and the roster are the organisation's.
+TEAM_FORBIDDEN = ("org", "name", "extends", "people", "teams")
+_MAX_CHAIN = 16
+
+
+@dataclass
+class Source:
+    """One file of an inheritance chain: its name for messages, where its keys are, and its data."""
+
+    name: str
+    lines: dict[KeyPath, int]
+    data: dict[str, Any]
+
+
+@dataclass
+class Loaded:
+    """A raw (merged, not yet validated) policy and the files it came from, most derived first."""
+
+    data: dict[str, Any]
+    sources: list[Source] = field(default_factory=list)
+    base_dir: Path | None = None
+
+
+def default_text() -> str:
+    return resources.files("afterword.policies").joinpath("default.toml").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _default_raw() -> Loaded:
+    return _parse(default_text(), SHIPPED, None, chain=())
+
+
+def _syntax_problem(name: str, err: tomllib.TOMLDecodeError) -> Problem:
+    text = str(err)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", text)
+    line = int(match.group(1)) if match else None
+    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", text) if match else text
+    if match:
+        message += f" (column {match.group(2)})"
+    return Problem(file=name, line=line, key="(syntax)", message=f"TOML syntax error: {message}")
+
+
+def _parse(text: str, name: str, base_dir: Path | None, chain: tuple[str, ...]) -> Loaded:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise PolicyError([_syntax_problem(name, err)]) from None
+    lines = key_lines(text)
+    source = Source(name=name, lines=lines, data=data)
+    extends = data.get("extends")
+    if extends is None:
+        return Loaded(data=data, sources=[source], base_dir=base_dir)
+    if not isinstance(extends, str) or not extends.strip():
+        raise PolicyError([Problem(name, lines.get(("extends",)), "extends",
+                                   'write "default" (the shipped policy) or a path to another policy file')])
+    base = _load_base(extends.strip(), name, lines, base_dir, chain)
+    child = {k: v for k, v in data.items() if k != "extends"}
+    return Loaded(data=merge(base.data, child), sources=[source, *base.sources], base_dir=base_dir)
+
+
+def _load_base(ref: str, name: str, lines: dict[KeyPath, int], base_dir: Path | None,
+               chain: tuple[str, ...]) -> Loaded:
+    if ref == DEFAULT_NAME:
+        base = _default_raw()
+        return Loaded(data={k: v for k, v in base.data.items() if k not in ("org", "name")},
+                      sources=base.sources)
+    path = Path(ref) if Path(ref).is_absolute() else (base_dir or Path.cwd()) / ref
+    key = str(path.resolve())
+    if key in chain or len(chain) >= _MAX_CHAIN:
+        raise PolicyError([Problem(name, lines.get(("extends",)), "extends",
+                                   f"inheritance loops back to {ref!r}: " + " -> ".join((*chain, key)))])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PolicyError([Problem(name, lines.get(("extends",)), "extends",
+                                   f"cannot read {ref!r} ({err.strerror}): give \"default\" or a policy file "
+                                   "path relative to this file")]) from None
+    base = _parse(text, str(path), path.parent, (*chain, key))
+    # the base's identity is its own; the child names itself (or takes its file name)
+    return Loaded(data={k: v for k, v in base.data.items() if k not in ("org", "name")}, sources=base.sources)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation with positions
+# ---------------------------------------------------------------------------------------------------
+
+
+def _locate(sources: list[Source], path: KeyPath) -> tuple[str, int | None]:
+    """The file that wrote `path` (or its nearest written parent) and the line, most derived first."""
+    best: tuple[int, str, int | None] = (-1, sources[0].name if sources else "<policy>", None)
+    for source in sources:
+        for depth in range(len(path), 0, -1):
+            line = source.lines.get(tuple(path[:depth]))
+            if line is not None:
+                if depth > best[0]:
+                    best = (depth, source.name, line)
+                break
+    return best[1], best[2]
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> KeyPath:
+    # pydantic adds markers for dict keys and tagged unions; a key path is only names and indexes
+    return tuple(part for part in loc if part != "[key]" and not (isinstance(part, str) and "[" in part
+                                                                   and part.endswith("]")))
+
+
+def _model_at(path: KeyPath) -> type[BaseModel] | None:
+    """The schema model found at a key path, to list what keys it allows."""
+    current: Any = Policy
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None
+            current = info.annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _message(error: Any, path: KeyPath) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(path[:-1])
+        allowed = ", ".join(model.model_fields) if model else "see `afterword policy schema`"
+        return f"unknown key {str(path[-1])!r}; allowed here: {allowed}"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    value = error.get("input")
+    if kind not in ("model_type", "dict_type") and isinstance(value, (str, int, float, bool)):
+        message += f" (got {value!r})"
+    return message
+
+
+def validate(loaded: Loaded, *, prefix: KeyPath = ()) -> Policy:
+    """The policy model for merged data; every schema and cross-field problem as one PolicyError."""
+    try:
+        policy = Policy.model_validate(loaded.data)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            path = (*prefix, *_clean_loc(tuple(error["loc"])))
+            file, line = _locate(loaded.sources, path)
+            problems.append(Problem(file, line, dotted(path), _message(error, path)))
+        raise PolicyError(problems) from None
+    found = checks.check(policy, loaded.base_dir)
+    if found:
+        problems = []
+        for sub, message in found:
+            path = (*prefix, *sub)
+            file, line = _locate(loaded.sources, path)
+            problems.append(Problem(file, line, dotted(path), message))
+        raise PolicyError(problems)
+    return policy
+
+
+def team_data(policy_data: dict[str, Any], team: str) -> dict[str, Any]:
+    """The merged data of one team's effective policy (org policy with the team's table over it)."""
+    overrides = dict(policy_data.get("teams", {}).get(team, {}))
+    overrides.pop("description", None)
+    return merge(policy_data, overrides)
+
+
+def _check_teams(loaded: Loaded, policy: Policy) -> None:
+    problems: list[Problem] = []
+    for team, table in policy.teams.items():
+        extra = dict(table.model_extra or {})
+        for key in TEAM_FORBIDDEN:
+            if key in extra:
+                path: KeyPath = ("teams", team, key)
+                file, line = _locate(loaded.sources, path)
+                problems.append(Problem(file, line, dotted(path),
+                                        f"a team cannot override {key!r}; set it for the whole organisation"))
+        if problems:
+            continue
+        team_loaded = Loaded(data=merge(loaded.data, extra), sources=loaded.sources, base_dir=loaded.base_dir)
+        try:
+            validate(team_loaded, prefix=("teams", team))
+        except PolicyError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise PolicyError(problems)
+
+
+def load_text(text: str, name: str = "<policy>", base_dir: Path | None = None,
+              default_org: str | None = None) -> Policy:
+    """Load a policy from TOML text; `name` is what messages call the file."""
+    loaded = _parse(text, name, base_dir, chain=())
+    own = loaded.sources[0].data
+    data = dict(loaded.data)
+    if "org" not in own and default_org is not None:
+        data["org"] = default_org
+    if "name" not in own:
+        data["name"] = data.get("org", DEFAULT_NAME)
+    data.pop("extends", None)
+    loaded.data = data
+    policy = validate(loaded)
+    _check_teams(loaded, policy)
+    return policy
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Load and check a policy file (with everything it extends). Raises PolicyError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PolicyError.single(str(path), f"cannot read the policy file: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise PolicyError.single(str(path), "the policy file is not UTF-8 text") from None
+    return load_text(text, str(path), path.parent, default_org=path.stem)
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    return load_text(default_text(), SHIPPED)
+
+
+def org_policy_path(org: str, policy_dir: Path | None) -> Path | None:
+    """The file that holds `org`'s policy, if there is one."""
+    if policy_dir is None:
+        return None
+    candidate = Path(policy_dir) / f"{org}.toml"
+    return candidate if candidate.is_file() else None
+
+
+def load_org_policy(org: str, policy_dir: Path | None, team: str | None = None) -> Policy:
+    """`<policy_dir>/<org>.toml`, else the shipped default under the org's name; with `team`, that team's
+    effective policy."""
+    path = org_policy_path(org, policy_dir)
+    if path is not None:
+        policy = load_policy(path)
+    else:
+        policy = Policy.model_validate({**default_policy().model_dump(mode="json"), "org": org})
+    return for_team(policy, team) if team else policy
+
+
+def for_team(policy: Policy, team: str | None) -> Policy:
+    """The effective policy of one team (the org's when the team has no table)."""
+    if not team or team not in policy.teams:
+        return policy
+    return Policy.model_validate(team_data(policy.model_dump(mode="json", exclude_none=False), team))
+
+
+__all__ = ["Team", "default_policy", "for_team", "load_org_policy", "load_policy", "load_text"]
