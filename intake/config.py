@@ -1,0 +1,165 @@
+"""Intake configuration: limits and, per source, how a sender proves who it is.
+
+Read from a TOML file (`AFTERWORD_INTAKE_CONFIG`, else `<data_dir>/intake.toml` when it exists); the
+address itself comes from `Settings` (intake_host / intake_port). Secrets are never written inline:
+each one is a reference, `env:NAME` (an environment variable) or `file:/path` (a file's content,
+trailing newline stripped), resolved once when the intake starts. Several secrets per source may be
+listed so a secret can be rotated without refusing a single delivery.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from afterword.intake.durations import parse_duration
+from afterword.settings import Settings
+
+SOURCES = ("alertmanager", "pagerduty", "grafana", "opsgenie", "generic")
+DEFAULT_MAX_BODY = 256 * 1024  # PagerDuty drops anything larger; nothing legitimate is bigger
+
+
+class ConfigError(Exception):
+    """The intake configuration is unusable; the message names the key and what to write instead."""
+
+
+def resolve_secret(ref: str, env: dict[str, str] | None = None) -> str:
+    """Turn `env:NAME` / `file:/path` into the secret's value; anything else is refused as inline."""
+    env = dict(os.environ) if env is None else env
+    if ref.startswith("env:"):
+        name = ref[4:]
+        value = env.get(name)
+        if not value:
+            raise ConfigError(f"secret reference {ref!r}: environment variable {name} is not set or empty")
+        return value
+    if ref.startswith("file:"):
+        path = Path(ref[5:])
+        try:
+            value = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"secret reference {ref!r}: cannot read {path}: {exc.strerror}") from None
+        if not value:
+            raise ConfigError(f"secret reference {ref!r}: {path} is empty")
+        return value
+    raise ConfigError(
+        "secrets are never written inline: use 'env:VARIABLE' or 'file:/path/to/secret' "
+        f"(got a value starting with {ref[:3]!r}...)"
+    )
+
+
+def _secret_ref(value: object) -> object:
+    if isinstance(value, str) and not value.startswith(("env:", "file:")):
+        raise ValueError("secrets are never written inline: use 'env:VARIABLE' or 'file:/path'")
+    return value
+
+
+SecretRef = Annotated[str, BeforeValidator(_secret_ref)]
+
+
+class BasicAuth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1)
+    password: SecretRef
+
+
+class SourceConfig(BaseModel):
+    """How one source authenticates. Empty lists mean: this check is not configured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    bearer_tokens: list[SecretRef] = Field(default_factory=list, description="Authorization: Bearer <token>")
+    basic_auth: list[BasicAuth] = Field(default_factory=list)
+    signing_secrets: list[SecretRef] = Field(default_factory=list, description="HMAC-SHA256 secrets")
+    signature_header: str | None = Field(default=None, description="Grafana: header carrying the HMAC")
+    timestamp_header: str | None = Field(default=None, description="Grafana: header carrying the timestamp")
+    max_skew: timedelta = Field(default=timedelta(minutes=5), description="Grafana: accepted timestamp age")
+    token_header: str | None = Field(default=None, description="Opsgenie: custom header carrying a token")
+    tokens: list[SecretRef] = Field(default_factory=list, description="Opsgenie: accepted header tokens")
+
+    @field_validator("max_skew", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.bearer_tokens or self.basic_auth or self.signing_secrets or self.tokens)
+
+
+class IntakeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, ge=1024, le=16 * 1024 * 1024)
+    allow_unauthenticated: bool | None = Field(
+        default=None,
+        description="sources without credentials accept anyone; unset: only when bound to loopback",
+    )
+    temporal_timeout: timedelta = Field(
+        default=timedelta(seconds=4), description="answer 503 if Temporal has not acknowledged by then"
+    )
+    retry_after_seconds: int = Field(default=30, ge=1)
+    dedupe_ttl: timedelta = Field(default=timedelta(minutes=15), description="how long delivery ids are kept")
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @field_validator("temporal_timeout", "dedupe_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        unknown = sorted(set(value) - set(SOURCES))
+        if unknown:
+            raise ValueError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(SOURCES)}")
+        return value
+
+    def source(self, name: str) -> SourceConfig:
+        return self.sources.get(name) or SourceConfig()
+
+    def unauthenticated_allowed(self, host: str) -> bool:
+        if self.allow_unauthenticated is not None:
+            return self.allow_unauthenticated
+        return _is_loopback(host)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def config_path(settings: Settings, env: dict[str, str] | None = None) -> Path | None:
+    env = dict(os.environ) if env is None else env
+    if env.get("AFTERWORD_INTAKE_CONFIG"):
+        return Path(env["AFTERWORD_INTAKE_CONFIG"])
+    default = settings.data_dir / "intake.toml"
+    return default if default.exists() else None
+
+
+def load_config(path: Path | None) -> IntakeConfig:
+    """Load and validate the intake TOML (the `[intake]` table, or the whole file); None: defaults."""
+    if path is None:
+        return IntakeConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    table = data.get("intake", data)
+    try:
+        return IntakeConfig.model_validate(table)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"{path}: [intake] {problems}") from None

@@ -1,0 +1,359 @@
+"""From a verified, parsed notification to exactly one postmortem per incident.
+
+The decisions, in order:
+1. a delivery already answered (PagerDuty `X-Webhook-Id`, otherwise the body's sha256) is answered
+   again from memory, and concurrent copies of one delivery share one piece of work;
+2. the raw payload goes into the content store first (the postmortem's first evidence);
+3. the policy decides required / optional / none and why; `none` starts nothing;
+4. firing: start the postmortem or match the running one (an idempotent start, no status query);
+   resolved: resolve it (idempotent), which starts the draft clock;
+5. a new firing after resolution (its alerts started after the postmortem's resolution) within the
+   policy's flap window reopens the postmortem; later than that it is a recurrence and gets a
+   postmortem of its own ("<key>#2", "#3", ...), found again after a restart by probing in order.
+
+Per incident, decisions run one at a time (a lock per key), so a firing and a resolve racing in
+from an alert storm are applied in arrival order. What the intake learned about each incident is
+kept in a bounded cache; it is only a shortcut — Temporal remains the truth, and every answer is
+given only after Temporal acknowledged the start or update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+from afterword.activities.store import ContentStore
+from afterword.intake.errors import TemporalUnavailable
+from afterword.intake.sources.base import Notification, Status
+from afterword.workflows.identity import postmortem_id
+from afterword.workflows.models import (
+    Actor,
+    Incident,
+    PostmortemRules,
+    PostmortemStatus,
+    Requirement,
+    ResolveRequest,
+)
+
+log = logging.getLogger("afterword.intake")
+
+Action = Literal["started", "matched", "resolved", "reopened", "ignored"]
+PRE_RESOLUTION = {"triggered", "preserving", "awaiting_resolution"}
+TERMINAL = {"closed", "waived"}
+MAX_EPISODES = 100
+
+
+class Outcome(BaseModel):
+    """The intake's answer to one delivery (the 202 body)."""
+
+    action: Action
+    workflow_id: str | None = None
+    requirement: str | None = None
+    severity: str | None = None
+    reasons: list[str] = []
+    payload_ref: str | None = None
+    duplicate: bool = False
+    note: str = ""
+
+
+class OpenedLike(Protocol):
+    @property
+    def workflow_id(self) -> str: ...
+    @property
+    def created(self) -> bool: ...
+
+
+class Starter(Protocol):
+    """What the intake needs of the client facade (`afterword.client.Postmortems`)."""
+
+    async def open(self, incident: Incident, rules: PostmortemRules, opened_by: str = ...) -> OpenedLike: ...
+    async def resolve(self, workflow_id: str, req: ResolveRequest) -> Any: ...
+    async def reopen(self, workflow_id: str, req: Actor) -> Any: ...
+    async def status(self, workflow_id: str) -> PostmortemStatus: ...
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The policy's view of one notification."""
+
+    incident: Incident
+    requirement: Requirement
+    reasons: list[str]
+    flap_window: timedelta
+    rules: Callable[[Incident], PostmortemRules]
+
+
+class PolicySource(Protocol):
+    def check_org(self, org: str) -> None:
+        """Raise UnknownTarget (404) for an org the intake does not serve."""
+
+    def assess(self, org: str, notification: Notification, payload_ref: str | None) -> Assessment: ...
+
+
+@dataclass
+class Episode:
+    """What the intake knows about the current postmortem of one incident key."""
+
+    number: int
+    workflow_id: str
+    resolved_at: datetime | None
+    terminal: bool = False
+
+
+class Errors:
+    """The facade's exception types, looked up once (tests may run without the facade)."""
+
+    def __init__(self) -> None:
+        from afterword.client import NotFound, Rejected, Unavailable
+
+        self.rejected: type[Exception] = Rejected
+        self.not_found: type[Exception] = NotFound
+        self.unavailable: type[Exception] = Unavailable
+
+
+def episode_key(key: str, number: int) -> str:
+    return key if number == 1 else f"{key}#{number}"
+
+
+def delivery_key(org: str, notification: Notification, body: bytes) -> str:
+    own = notification.delivery_id or hashlib.sha256(body).hexdigest()
+    return f"{org}\x00{notification.source}\x00{own}"
+
+
+@dataclass
+class _Recent:
+    """Answers already given, by delivery key, for `ttl` seconds (bounded)."""
+
+    ttl: float
+    limit: int = 50_000
+    items: OrderedDict[str, tuple[float, Outcome]] = field(default_factory=OrderedDict)
+
+    def get(self, key: str) -> Outcome | None:
+        hit = self.items.get(key)
+        if hit is None:
+            return None
+        if hit[0] < time.monotonic():
+            del self.items[key]
+            return None
+        return hit[1]
+
+    def put(self, key: str, outcome: Outcome) -> None:
+        self.items[key] = (time.monotonic() + self.ttl, outcome)
+        self.items.move_to_end(key)
+        while len(self.items) > self.limit:
+            self.items.popitem(last=False)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        starter: Starter,
+        policies: PolicySource,
+        store: ContentStore,
+        *,
+        timeout: timedelta = timedelta(seconds=4),
+        dedupe_ttl: timedelta = timedelta(minutes=15),
+        errors: Errors | None = None,
+        cache_limit: int = 20_000,
+    ) -> None:
+        self.starter = starter
+        self.policies = policies
+        self.store = store
+        self.timeout = timeout.total_seconds()
+        self.errors = errors or Errors()
+        self._recent = _Recent(ttl=dedupe_ttl.total_seconds())
+        self._inflight: dict[str, asyncio.Future[Outcome]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._episodes: OrderedDict[str, Episode] = OrderedDict()
+        self._cache_limit = cache_limit
+
+    # ------------------------------------------------------------------ entry point
+
+    async def accept(self, org: str, notification: Notification, body: bytes) -> Outcome:
+        """Apply one delivery; returns once Temporal acknowledged (raises TemporalUnavailable if not)."""
+        key = delivery_key(org, notification, body)
+        done = self._recent.get(key)
+        if done is not None:
+            return done.model_copy(update={"duplicate": True})
+        running = self._inflight.get(key)
+        if running is not None:
+            outcome = await asyncio.shield(running)
+            return outcome.model_copy(update={"duplicate": True})
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            outcome = await self._accept_once(org, notification, body)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: nobody else may be waiting
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        future.set_result(outcome)
+        self._recent.put(key, outcome)
+        return outcome
+
+    async def _accept_once(self, org: str, notification: Notification, body: bytes) -> Outcome:
+        payload_ref = await asyncio.to_thread(self.store.put_bytes, body)
+        if notification.status is Status.IGNORED:
+            log.info("%s delivery ignored: %s", notification.source, notification.note)
+            return Outcome(action="ignored", payload_ref=payload_ref, note=notification.note)
+        assessment = self.policies.assess(org, notification, payload_ref)
+        lock = self._locks.setdefault(f"{org}\x00{notification.key}", asyncio.Lock())
+        try:
+            async with asyncio.timeout(self.timeout), lock:
+                outcome = await self._apply(org, notification, assessment)
+        except TimeoutError:
+            raise TemporalUnavailable(f"Temporal did not acknowledge within {self.timeout:g} s") from None
+        except self.errors.unavailable as exc:
+            raise TemporalUnavailable(str(exc)) from exc
+        outcome = outcome.model_copy(
+            update={
+                "payload_ref": payload_ref,
+                "requirement": assessment.requirement.value,
+                "severity": assessment.incident.severity,
+                "reasons": assessment.reasons,
+            }
+        )
+        log.info(
+            "%s %s %s -> %s %s (%s: %s)%s",
+            notification.source,
+            notification.status.value,
+            notification.key[:80],
+            outcome.action,
+            outcome.workflow_id or "-",
+            assessment.requirement.value,
+            "; ".join(assessment.reasons) or "no reason given",
+            f" [{outcome.note}]" if outcome.note else "",
+        )
+        return outcome
+
+    # ------------------------------------------------------------------ decisions
+
+    async def _apply(self, org: str, n: Notification, a: Assessment) -> Outcome:
+        if n.status is Status.RESOLVED:
+            return await self._resolve(org, n, a)
+        if a.requirement is Requirement.NONE:
+            known = self._episodes.get(self._cache_key(org, n.key))
+            if known is not None:  # an incident followed before the policy changed its mind
+                return Outcome(action="matched", workflow_id=known.workflow_id, note="policy now says none")
+            return Outcome(action="ignored", note="the policy requires no postmortem for this incident")
+        return await self._fire(org, n, a)
+
+    async def _fire(self, org: str, n: Notification, a: Assessment) -> Outcome:
+        cache_key = self._cache_key(org, n.key)
+        known = self._episodes.get(cache_key)
+        number = known.number if known else 1
+        by = f"intake:{n.source}"
+        while number <= MAX_EPISODES:
+            incident = a.incident.model_copy(update={"key": episode_key(n.key, number), "resolved_at": None})
+            opened = await self.starter.open(incident, a.rules(incident), by)
+            if opened.created:
+                self._remember(cache_key, Episode(number, opened.workflow_id, None))
+                return Outcome(action="started", workflow_id=opened.workflow_id)
+            episode = known if known and known.workflow_id == opened.workflow_id else None
+            if episode is None:
+                episode = await self._episode_from_status(number, opened.workflow_id)
+                self._remember(cache_key, episode)
+            if episode.resolved_at is None and not episode.terminal:
+                return Outcome(action="matched", workflow_id=episode.workflow_id)
+            fresh = n.status is Status.REOPENED or (
+                episode.resolved_at is not None and n.latest_start > episode.resolved_at
+            )
+            if not fresh:  # a late copy of a firing that this postmortem already covers
+                return Outcome(
+                    action="matched", workflow_id=episode.workflow_id, note="firing predates resolution"
+                )
+            within = (
+                episode.resolved_at is not None
+                and not episode.terminal
+                and (n.status is Status.REOPENED or n.latest_start - episode.resolved_at <= a.flap_window)
+            )
+            if within:
+                return await self._reopen(episode, by)
+            number += 1  # a recurrence after the flap window: its own postmortem
+            known = None
+        raise RuntimeError(f"more than {MAX_EPISODES} recurrences of {n.key!r}")
+
+    async def _reopen(self, episode: Episode, by: str) -> Outcome:
+        try:
+            await self.starter.reopen(episode.workflow_id, Actor(by=by))
+        except self.errors.rejected as exc:
+            # e.g. the draft was already submitted: the flap is logged, the postmortem goes on
+            return Outcome(action="matched", workflow_id=episode.workflow_id, note=f"not reopened: {exc}")
+        episode.resolved_at = None
+        return Outcome(action="reopened", workflow_id=episode.workflow_id)
+
+    async def _resolve(self, org: str, n: Notification, a: Assessment) -> Outcome:
+        cache_key = self._cache_key(org, n.key)
+        episode = self._episodes.get(cache_key) or await self._latest_episode(org, n.key)
+        if episode is None:
+            if a.requirement is Requirement.NONE:
+                return Outcome(action="ignored", note="the policy requires no postmortem for this incident")
+            # resolved before we ever saw it fire (intake down, or a resolve-only sender): open it first
+            incident = a.incident.model_copy(update={"resolved_at": None})
+            opened = await self.starter.open(incident, a.rules(incident), f"intake:{n.source}")
+            episode = Episode(1, opened.workflow_id, None)
+        self._remember(cache_key, episode)
+        if episode.resolved_at is not None or episode.terminal:
+            return Outcome(action="matched", workflow_id=episode.workflow_id, note="already resolved")
+        at = n.resolved_at or datetime.now(UTC)
+        try:
+            await self.starter.resolve(
+                episode.workflow_id, ResolveRequest(by=f"intake:{n.source}", resolved_at=at)
+            )
+        except self.errors.rejected as exc:
+            return Outcome(action="matched", workflow_id=episode.workflow_id, note=f"not resolved: {exc}")
+        episode.resolved_at = at
+        return Outcome(action="resolved", workflow_id=episode.workflow_id)
+
+    # ------------------------------------------------------------------ what Temporal knows
+
+    async def _episode_from_status(self, number: int, workflow_id: str) -> Episode:
+        status = await self.starter.status(workflow_id)
+        return self._episode(number, workflow_id, status)
+
+    @staticmethod
+    def _episode(number: int, workflow_id: str, status: PostmortemStatus) -> Episode:
+        resolved = None if status.state in PRE_RESOLUTION else status.incident.resolved_at
+        return Episode(number, workflow_id, resolved, terminal=status.state in TERMINAL)
+
+    async def _latest_episode(self, org: str, key: str) -> Episode | None:
+        """After a restart: walk `key`, `key#2`, ... while they exist; the last one is current."""
+        latest: Episode | None = None
+        for number in range(1, MAX_EPISODES + 1):
+            workflow_id = postmortem_id(org, episode_key(key, number))
+            try:
+                status = await self.starter.status(workflow_id)
+            except self.errors.not_found:
+                return latest
+            latest = self._episode(number, workflow_id, status)
+        return latest
+
+    # ------------------------------------------------------------------ cache
+
+    @staticmethod
+    def _cache_key(org: str, key: str) -> str:
+        return f"{org}\x00{key}"
+
+    def _remember(self, cache_key: str, episode: Episode) -> None:
+        self._episodes[cache_key] = episode
+        self._episodes.move_to_end(cache_key)
+        while len(self._episodes) > self._cache_limit:
+            evicted, _ = self._episodes.popitem(last=False)
+            lock = self._locks.get(evicted)
+            if lock is not None and not lock.locked():
+                del self._locks[evicted]
+
+
+Handler = Callable[[str, Notification, bytes], Awaitable[Outcome]]
+HeadersLike = Mapping[str, str]

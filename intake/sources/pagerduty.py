@@ -1,0 +1,127 @@
+"""PagerDuty v3 webhooks (incident.* events).
+
+The incident id (`data.id`, e.g. PGR0VU2) is the incident key; `X-Webhook-Id` identifies the delivery
+and stays the same across PagerDuty's retries, so the intake answers a retried delivery without doing
+the work twice. Priority (P1..) and urgency go into labels for the policy's severity mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from afterword.intake.sources.base import (
+    MAX_DESCRIPTION,
+    MAX_TITLE,
+    Notification,
+    Status,
+    bounded_labels,
+    bounded_links,
+    clip,
+    flags,
+    load_json,
+    utc,
+    validate,
+)
+
+NAME = "pagerduty"
+WEBHOOK_ID = "X-Webhook-Id"
+RESOLVING = {"incident.resolved"}
+REOPENING = {"incident.reopened"}
+
+
+class Reference(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str | None = None
+    summary: str | None = None
+    html_url: str | None = None
+
+
+class IncidentData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1)
+    type: str | None = None
+    number: int | None = None
+    title: str = ""
+    status: str | None = None
+    incident_key: str | None = None
+    html_url: str | None = None
+    created_at: datetime | None = None
+    urgency: str | None = None
+    service: Reference | None = None
+    priority: Reference | None = None
+    teams: list[Reference] = Field(default_factory=list)
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = ""
+    event_type: str = Field(min_length=1)
+    resource_type: str = ""
+    occurred_at: datetime
+    agent: Reference | None = None
+    data: dict[str, Any]
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    event: Event
+
+
+def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification:
+    event = validate(Envelope, load_json(body), "PagerDuty v3 webhook").event
+    delivery = (headers or {}).get(WEBHOOK_ID) or event.id or None
+    occurred = utc(event.occurred_at)
+    if not event.event_type.startswith("incident.") or event.resource_type not in ("", "incident"):
+        # service/other events carry no incident: acknowledged and logged, nothing started
+        return Notification(
+            source=NAME,
+            key=f"event:{event.id or event.event_type}",
+            status=Status.IGNORED,
+            delivery_id=delivery,
+            title=event.event_type,
+            started_at=occurred,
+            latest_start=occurred,
+            note=f"{event.event_type} is not an incident event",
+        )
+    data = validate(IncidentData, event.data, "PagerDuty v3 webhook: event.data")
+    labels = bounded_labels(
+        {
+            "priority": data.priority.summary if data.priority else None,
+            "urgency": data.urgency,
+            "pagerduty_status": data.status,
+            "pagerduty_service": data.service.summary if data.service else None,
+            "pagerduty_incident_key": data.incident_key,
+            "team": data.teams[0].summary if data.teams else None,
+        }
+    )
+    started = utc(data.created_at) if data.created_at else occurred
+    if event.event_type in RESOLVING:
+        status = Status.RESOLVED
+    elif event.event_type in REOPENING:
+        status = Status.REOPENED
+    else:
+        # triggered / acknowledged / priority_updated / escalated / annotated ...: the incident is open
+        status = Status.FIRING
+    security, legal = flags(labels)
+    agent = event.agent.summary if event.agent and event.agent.summary else "PagerDuty"
+    return Notification(
+        source=NAME,
+        key=data.id,
+        status=status,
+        delivery_id=delivery,
+        title=clip(data.title or f"PagerDuty incident {data.id}", MAX_TITLE),
+        service=(data.service.summary if data.service and data.service.summary else "unknown"),
+        team=labels.get("team"),
+        labels=labels,
+        links=bounded_links([data.html_url, data.service.html_url if data.service else None]),
+        started_at=started,
+        latest_start=occurred if status is Status.REOPENED else started,
+        resolved_at=occurred if status is Status.RESOLVED else None,
+        description=clip(f"PagerDuty {event.event_type} by {agent}", MAX_DESCRIPTION),
+        security=security,
+        legal=legal,
+    )
