@@ -49,7 +49,8 @@ class ParkedWorkflow:
 
 
 async def _retention(client: Client, namespace: str) -> timedelta:
-    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+    request = DescribeNamespaceRequest(namespace=namespace)
+    described = await client.workflow_service.describe_namespace(request)
     return described.config.workflow_execution_retention_ttl.ToTimedelta()
 
 
@@ -84,8 +85,9 @@ async def test_prepared_namespace_has_search_attributes_and_retention(settings: 
         await prepare_namespace(client, shorter)
         assert await _retention(client, settings.namespace) == timedelta(days=30)
 
+        same_data_dir = settings.model_copy(update={"embedded_port": settings.embedded_port + 1})
         with pytest.raises(EmbeddedServerError, match="already used by a running afterword worker"):
-            await EmbeddedServer(settings.model_copy(update={"embedded_port": settings.embedded_port + 1})).start()
+            await EmbeddedServer(same_data_dir).start()
 
 
 async def test_restart_on_same_data_dir_keeps_a_waiting_workflow(settings: Settings) -> None:
@@ -153,7 +155,7 @@ def _alive(pid: int) -> bool:
     return "(zombie)" not in state
 
 
-async def test_server_dies_when_its_parent_is_killed(settings: Settings, tmp_path: Path) -> None:
+def test_server_dies_when_its_parent_is_killed(settings: Settings, tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(_PARENT_SCRIPT)
     parent = subprocess.Popen(
@@ -162,10 +164,10 @@ async def test_server_dies_when_its_parent_is_killed(settings: Settings, tmp_pat
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
+    server_pid: int | None = None
     try:
         assert parent.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(parent.stdout.readline), timeout=60)
-        server_pid = int(line)
+        server_pid = int(parent.stdout.readline())  # the script prints the pid once the server is ready
         assert _alive(server_pid)
         assert not port_is_free(settings.embedded_port)
 
@@ -173,8 +175,9 @@ async def test_server_dies_when_its_parent_is_killed(settings: Settings, tmp_pat
         parent.wait(timeout=10)
 
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and (_alive(server_pid) or not port_is_free(settings.embedded_port)):
-            await asyncio.sleep(0.1)
+        port = settings.embedded_port
+        while time.monotonic() < deadline and (_alive(server_pid) or not port_is_free(port)):
+            time.sleep(0.1)
         assert not _alive(server_pid), "the Temporal server outlived the process that started it"
         assert port_is_free(settings.embedded_port)
         assert port_is_free(settings.embedded_ui_port)
@@ -182,9 +185,8 @@ async def test_server_dies_when_its_parent_is_killed(settings: Settings, tmp_pat
         if parent.poll() is None:
             parent.kill()
         parent.wait()
-        with_pid = locals().get("server_pid")
-        if isinstance(with_pid, int) and _alive(with_pid):
-            os.kill(with_pid, signal.SIGKILL)
+        if server_pid is not None and _alive(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
 
 
 async def test_port_in_use_names_the_port_and_the_setting(
