@@ -252,5 +252,5 @@ def _days(value: timedelta | None) -> str:
     if value is None:
         return "an unknown time"
     if value % timedelta(days=1) == timedelta(0):
-        return f"{value.days} days"
+        return "1 day" if value.days == 1 else f"{value.days} days"
     return str(value)

@@ -1,0 +1,176 @@
+"""`python worker.py` as platform teams run it: starts, polls, stops cleanly, refuses bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from afterword.connection import connect
+from afterword.server import port_is_free
+from afterword.settings import Settings
+
+WORKER_SCRIPT = Path(__file__).resolve().parents[2] / "worker.py"
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AFTERWORD_", "TEMPORAL_"))}
+    env.update(
+        AFTERWORD_DATA_DIR=str(settings.data_dir),
+        AFTERWORD_TEMPORAL_PORT=str(settings.embedded_port),
+        AFTERWORD_UI_PORT=str(settings.embedded_ui_port),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def _run_to_exit(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(WORKER_SCRIPT), "--no-intake", *args],
+        env=_env(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _processes_using(path: Path) -> list[int]:
+    """Pids whose command line mentions path (the embedded server names its database file)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if str(path).encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+    return found
+
+
+async def _pollers(client: Client, task_queue: str, *, within: float = 15.0) -> int:
+    """How many workers poll the task queue, waiting a little for the first poll to reach the server."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        pollers = len((await client.workflow_service.describe_task_queue(request)).pollers)
+        if pollers or asyncio.get_running_loop().time() >= deadline:
+            return pollers
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def worker_process(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, str(WORKER_SCRIPT), *args],
+            env=_env(settings),
+            stdout=subprocess.PIPE,
+            stderr=(tmp_path / "worker.stderr").open("w"),
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.e2e
+async def test_sigterm_stops_worker_and_its_server_with_exit_0(
+    settings: Settings, worker_process: Callable[..., subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    worker = worker_process("--no-intake")
+    assert worker.stdout is not None
+    banner = []
+    for line in iter(worker.stdout.readline, ""):
+        banner.append(line)
+        if line.startswith("  Data dir:"):
+            break
+    output = "".join(banner)
+    assert "afterword worker ready" in output, (tmp_path / "worker.stderr").read_text()
+    ui = f"http://127.0.0.1:{settings.embedded_ui_port}/namespaces/default/workflows"
+    assert ui in output
+    assert "Intake:     disabled" in output
+
+    client = await connect(settings)
+    assert await _pollers(client, settings.task_queue) >= 1
+    database = (settings.data_dir / "temporal.db").resolve()
+    assert _processes_using(database), "the embedded server is not running"
+
+    worker.send_signal(signal.SIGTERM)
+    returncode = await asyncio.to_thread(worker.wait, 60)
+
+    assert returncode == 0, (tmp_path / "worker.stderr").read_text()
+    assert _processes_using(database) == []
+    assert port_is_free(settings.embedded_port)
+    assert port_is_free(settings.embedded_ui_port)
+
+
+def test_invalid_policy_refuses_to_start_with_exit_2(settings: Settings, tmp_path: Path) -> None:
+    policy_dir = tmp_path / "policies"
+    policy_dir.mkdir()
+    (policy_dir / "acme.toml").write_text('[review]\nquorum = "two"\n')
+
+    result = _run_to_exit(settings, AFTERWORD_POLICY_DIR=str(policy_dir))
+
+    assert result.returncode == 2, result.stderr
+    assert "invalid policy" in result.stderr
+    assert "acme.toml" in result.stderr
+    assert not (settings.data_dir / "temporal.db").exists()  # nothing was started
+
+
+def test_invalid_setting_names_the_variable_with_exit_2(settings: Settings) -> None:
+    result = _run_to_exit(settings, AFTERWORD_TEMPORAL_PORT="seven")
+
+    assert result.returncode == 2
+    assert "AFTERWORD_TEMPORAL_PORT='seven'" in result.stderr
+
+
+def test_taken_port_is_a_clear_error_with_exit_1(
+    settings: Settings, listening_socket: Callable[[], socket.socket]
+) -> None:
+    taken = listening_socket()
+    port = taken.getsockname()[1]
+
+    result = _run_to_exit(settings, AFTERWORD_TEMPORAL_PORT=str(port))
+
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr
+    assert "AFTERWORD_TEMPORAL_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.e2e
+async def test_run_in_process_polls_until_cancelled(settings: Settings) -> None:
+    from afterword.worker import run
+
+    ready = asyncio.Event()
+    task = asyncio.create_task(run(settings, demo=False, intake=False, headless=True, ready=ready))
+    await asyncio.wait_for(ready.wait(), timeout=60)
+    client = await connect(settings)
+    assert await _pollers(client, settings.task_queue) >= 1
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert port_is_free(settings.embedded_port)

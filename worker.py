@@ -1,0 +1,256 @@
+"""The afterword worker process: `python worker.py` or `python -m afterword.worker`.
+
+With no TEMPORAL_ADDRESS it starts and supervises an embedded Temporal dev server persisting under the
+data directory; otherwise it joins that cluster (or Temporal Cloud). It prepares the namespace
+(retention, search attributes), serves the workflows and activities on the task queue, and runs the
+alert intake unless disabled. SIGINT/SIGTERM stop it cleanly: worker first, then the server; exit 0.
+
+Exit codes: 0 clean stop, 1 a runtime failure (port taken, server unreachable, ...), 2 invalid settings
+or an invalid policy (the worker never starts on one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import pydantic
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from afterword.activities.registry import build_activities
+from afterword.connection import NamespaceSetupError, TemporalConnectionError, connect, prepare_namespace
+from afterword.policies import PolicyError, load_org_policy, load_policy
+from afterword.server import EmbeddedServer, EmbeddedServerError
+from afterword.settings import Settings
+from afterword.workflows.registry import WORKFLOWS
+
+log = logging.getLogger("afterword.worker")
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# Activities are short (files, HTTP calls); let running ones finish rather than cancel them at stop.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+_RUNTIME_ERRORS = (EmbeddedServerError, TemporalConnectionError, NamespaceSetupError)
+
+
+class WorkerSettingsError(ValueError):
+    """A setting the worker cannot start with; the message names it."""
+
+
+def check_policies(settings: Settings) -> list[Path]:
+    """Load the default org's policy and every *.toml in the policy dir; PolicyError on the first bad one."""
+    policy_dir = settings.policy_dir
+    if policy_dir is not None and not policy_dir.is_dir():
+        raise WorkerSettingsError(f"AFTERWORD_POLICY_DIR={policy_dir} is not a directory")
+    load_org_policy(settings.default_org, policy_dir)
+    checked = sorted(policy_dir.glob("*.toml")) if policy_dir is not None else []
+    for path in checked:
+        load_policy(path)
+    return checked
+
+
+@asynccontextmanager
+async def run_worker(client: Client, settings: Settings, **worker_options: Any) -> AsyncIterator[Worker]:
+    """A Temporal worker polling settings.task_queue with afterword's workflows and activities."""
+    options: dict[str, Any] = {
+        "task_queue": settings.task_queue,
+        "workflows": WORKFLOWS,
+        "activities": build_activities(settings),
+        # transitions is pure and deterministic; passing it through skips re-importing it on every run.
+        "workflow_runner": SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("transitions")
+        ),
+        "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
+    }
+    options.update(worker_options)
+    async with Worker(client, **options) as worker:
+        yield worker
+
+
+async def run(
+    settings: Settings,
+    *,
+    demo: bool,
+    intake: bool,
+    headless: bool = False,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Serve until cancelled; cancellation stops the intake, the worker, then the embedded server.
+
+    `ready` (optional) is set once the worker polls and the intake listens.
+    """
+    check_policies(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with AsyncExitStack() as stack:
+        server: EmbeddedServer | None = None
+        if settings.temporal_address is None:
+            server = EmbeddedServer(settings, headless=headless)
+            await stack.enter_async_context(server)
+        client = await connect(settings)
+        report = await prepare_namespace(client, settings)
+        await stack.enter_async_context(run_worker(client, settings))
+
+        intake_url: str | None = None
+        if intake and settings.intake_port != 0:
+            # Imported here so --no-intake works on its own; when the intake is wanted, a missing
+            # module is an ImportError that stops the worker, never a silent skip.
+            from afterword.intake.server import serve
+
+            running = await stack.enter_async_context(serve(client, settings, announce=False))
+            if running is not None:
+                intake_url = f"{running.url}/v1/alerts/<source>"
+
+        _print_banner(settings, server, intake_url, report.retention_warning)
+        if ready is not None:
+            ready.set()
+
+        demo_task = asyncio.create_task(_run_demo(client, settings)) if demo else None
+        try:
+            await asyncio.Future()  # serve until cancelled
+        finally:
+            if demo_task is not None:
+                demo_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await demo_task
+            log.info("stopping: worker first, then %s", "the embedded server" if server else "nothing else")
+
+
+async def _run_demo(client: Client, settings: Settings) -> None:
+    from afterword.examples.demo import run_demo
+
+    try:
+        await run_demo(client, settings)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        # The worker stays up: the half-run demo is still there to inspect in the Web UI.
+        log.exception("the demo failed; the worker keeps serving")
+
+
+def _print_banner(
+    settings: Settings, server: EmbeddedServer | None, intake_url: str | None, warning: str | None
+) -> None:
+    namespace = settings.namespace
+    lines = ["afterword worker ready"]
+    if server is not None:
+        lines.append(f"  Temporal:   {server.address} (embedded; state in {server.db_path})")
+        if server.ui_url:
+            lines.append(f"  Web UI:     {server.ui_url}/namespaces/{namespace}/workflows")
+    else:
+        lines.append(f"  Temporal:   {settings.temporal_address} (namespace {namespace})")
+    lines.append(f"  Task queue: {settings.task_queue}")
+    lines.append(f"  Intake:     {intake_url or 'disabled'}")
+    lines.append(f"  Data dir:   {settings.data_dir.resolve()}")
+    if warning:
+        lines.append(f"  Warning:    {warning}")
+    print("\n".join(lines), flush=True)
+
+
+async def _serve_until_signal(settings: Settings, *, demo: bool, intake: bool, headless: bool) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            # A second Ctrl-C while stopping: leave now. The server child dies with us (PR_SET_PDEATHSIG).
+            log.warning("second %s: exiting without a clean stop", signal.Signals(signum).name)
+            _flush_and_exit(EXIT_FAILED)
+        log.info("%s received", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    runner = asyncio.create_task(run(settings, demo=demo, intake=intake, headless=headless))
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if runner.done():
+        stopper.cancel()
+        runner.result()  # re-raises what made the worker stop on its own
+        return
+    runner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the embedded server's database and the stores live "
+    "(default: AFTERWORD_DATA_DIR, else ./.afterword).",
+)
+@click.option("--demo", is_flag=True, help="Run the demo postmortem once the worker polls; keep serving.")
+@click.option("--no-intake", is_flag=True, help="Do not start the alert intake HTTP server.")
+@click.option("--headless", is_flag=True, help="Start the embedded server without its Web UI.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def cli(data_dir: Path | None, demo: bool, no_intake: bool, headless: bool, log_level: str) -> int:
+    """Run the afterword worker (and, with no TEMPORAL_ADDRESS, an embedded Temporal server)."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(data_dir=data_dir)
+    except pydantic.ValidationError as exc:
+        click.echo(f"afterword worker: invalid settings:\n{_describe_settings_errors(exc)}", err=True)
+        return EXIT_INVALID
+    try:
+        asyncio.run(_serve_until_signal(settings, demo=demo, intake=not no_intake, headless=headless))
+    except PolicyError as exc:
+        click.echo(f"afterword worker: invalid policy, not starting:\n{exc}", err=True)
+        return EXIT_INVALID
+    except WorkerSettingsError as exc:
+        click.echo(f"afterword worker: {exc}", err=True)
+        return EXIT_INVALID
+    except _RUNTIME_ERRORS as exc:
+        click.echo(f"afterword worker: {exc}", err=True)
+        return EXIT_FAILED
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _describe_settings_errors(exc: pydantic.ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        info = Settings.model_fields.get(field)
+        env_var = (info.description or field).split(" ")[0].rstrip(":;") if info else field
+        lines.append(f"  {env_var}={error.get('input')!r}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def _flush_and_exit(code: int) -> NoReturn:
+    # os._exit skips interpreter finalisation, which can abort while the Temporal core's threads still
+    # hold Python state (sdk-python issue 300); flush what finalisation would have flushed.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    try:
+        code = cli.main(args=argv, prog_name="afterword-worker", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.Abort:
+        code = EXIT_FAILED
+    _flush_and_exit(code if isinstance(code, int) else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()
