@@ -200,6 +200,7 @@ class Capture:
             media_type=collected.media_type,
             note=note,
             phase=self.req.phase,
+            meta=dict(collected.meta),
         )
 
     def _record_item(self, item: ItemRecord) -> None:
@@ -225,6 +226,12 @@ class Capture:
 
     # -- the built-in items ----------------------------------------------------------------------
 
+    def _previous_holds(self, source: str, ref: str) -> bool:
+        supersedes = self.journal["supersedes"]
+        if not supersedes:
+            return False
+        return any(i.source == source and i.sha256 == ref for i in self.archive.load_manifest(supersedes).items)
+
     def _capture_incident(self) -> None:
         name = "incident"
         if name in self.journal["done"]:
@@ -232,6 +239,9 @@ class Capture:
         incident = self.req.incident
         data = canonical_json(incident)
         ref = self.store.put_bytes(data)
+        if self._previous_holds("incident", ref):
+            self._mark_done(name)
+            return
         window = self.window
         self._record_item(
             ItemRecord(
@@ -256,7 +266,9 @@ class Capture:
         ref = self.req.incident.payload_ref
         if name in self.journal["done"] or ref is None:
             return
-        if not self.store.exists(ref):
+        if self._previous_holds("alert", ref):
+            pass  # the same payload is already sealed in the manifest this one extends
+        elif not self.store.exists(ref):
             self._record_gap(
                 Gap(
                     source="alert",
@@ -317,7 +329,7 @@ class Capture:
             self._record_gap(
                 Gap(
                     source=source.name,
-                    target=getattr(source, "target", source.name),
+                    target=source.target,
                     reason=f"{reason} (after {attempts} attempt{'s' if attempts > 1 else ''})",
                     attempts=attempts,
                     suggested_action=source.instrument_hint,
@@ -345,9 +357,7 @@ class Capture:
         if previous is not None:
             items.extend(previous.items)
             # an earlier gap stays recorded unless this capture reached that source
-            gaps.extend(
-                g for g in previous.gaps if g.source not in covered or g.source in self.journal["gaps"]
-            )
+            gaps.extend(g for g in previous.gaps if g.source not in covered or g.source in self.journal["gaps"])
             gaps = [g for g in gaps if g.source not in self.journal["gaps"]]
         known = {(i.source, i.sha256) for i in items}
         items.extend(i for i in sorted(new_items, key=lambda i: i.id) if (i.source, i.sha256) not in known)
@@ -418,11 +428,7 @@ async def capture(
     policy = read_policy(req)
     if sources is None:
         payload_ref = req.incident.payload_ref
-        payload = (
-            await asyncio.to_thread(store.get, payload_ref)
-            if payload_ref and store.exists(payload_ref)
-            else None
-        )
+        payload = await asyncio.to_thread(store.get, payload_ref) if payload_ref and store.exists(payload_ref) else None
         sources = select_sources(policy, req.incident, payload)
     who = collector or f"afterword-worker {default_identity()}"
     return await Capture(settings, store, req, policy, sources, who).run()
@@ -461,9 +467,7 @@ def attach_file(settings: Settings, req: AttachRequest) -> EvidenceSummary:
         note=req.note.strip(),
         phase="attachment",
     )
-    archive.record(
-        req.by, "attached", ref=ref, item=item.id, where=archive.where(ref), detail=req.note.strip()
-    )
+    archive.record(req.by, "attached", ref=ref, item=item.id, where=archive.where(ref), detail=req.note.strip())
     items = [*previous.items, item]
     manifest = previous.model_copy(
         update={

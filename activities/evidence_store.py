@@ -67,6 +67,7 @@ class ItemRecord(_Record):
     media_type: str = "application/octet-stream"
     note: str = ""
     phase: str
+    meta: dict[str, str] = Field(default_factory=dict, description="hints for reading events back")
 
 
 class Gap(_Record):
@@ -264,9 +265,7 @@ class EvidenceArchive:
     def require_head(self) -> ManifestEntry:
         head = self.head()
         if head is None:
-            raise EvidenceError(
-                f"no evidence recorded for postmortem {self.postmortem_id!r} (looked in {self.dir})"
-            )
+            raise EvidenceError(f"no evidence recorded for postmortem {self.postmortem_id!r} (looked in {self.dir})")
         return head
 
     def load_manifest(self, ref: str) -> Manifest:
@@ -367,9 +366,7 @@ class EvidenceArchive:
     def check_custody(self) -> list[Problem]:
         problems: list[Problem] = []
         if not self.custody_path.exists():
-            return [
-                Problem(kind="custody-broken", subject="custody.jsonl", detail="the custody log is missing")
-            ]
+            return [Problem(kind="custody-broken", subject="custody.jsonl", detail="the custody log is missing")]
         prev: str | None = None
         lines = [line for line in self.custody_path.read_bytes().splitlines() if line.strip()]
         for index, line in enumerate(lines):
@@ -414,9 +411,7 @@ class EvidenceArchive:
         for entry in self.manifest_entries():
             path = self.store.path(entry.ref)
             if not path.exists():
-                problems.append(
-                    Problem(kind="manifest-missing", subject=entry.ref, detail=f"v{entry.version}")
-                )
+                problems.append(Problem(kind="manifest-missing", subject=entry.ref, detail=f"v{entry.version}"))
                 continue
             if hash_file(path) != entry.ref:
                 problems.append(
@@ -484,11 +479,7 @@ class EvidenceArchive:
                 ref=head.ref,
                 where=self.where(),
                 detail=f"{checked} items, {total} bytes"
-                + (
-                    ""
-                    if report.ok
-                    else f", {len(problems)} problems: " + "; ".join(p.subject for p in problems)
-                ),
+                + ("" if report.ok else f", {len(problems)} problems: " + "; ".join(p.subject for p in problems)),
             )
         return report
 
@@ -581,15 +572,11 @@ def purge(
         hold = archive.hold()
         if hold is not None:
             outcomes.append(
-                PurgeOutcome(
-                    postmortem_id=archive.postmortem_id, action="kept", reason=f"legal hold: {hold.reason}"
-                )
+                PurgeOutcome(postmortem_id=archive.postmortem_id, action="kept", reason=f"legal hold: {hold.reason}")
             )
         elif manifest.created_at > cutoff:
             outcomes.append(
-                PurgeOutcome(
-                    postmortem_id=archive.postmortem_id, action="kept", reason="newer than the cut-off"
-                )
+                PurgeOutcome(postmortem_id=archive.postmortem_id, action="kept", reason="newer than the cut-off")
             )
         elif manifest.retention_until > moment:
             outcomes.append(

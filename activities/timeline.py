@@ -71,7 +71,7 @@ def load_sightings(store: ContentStore, manifest: Manifest) -> list[Sighting]:
                 data = store.get(item.sha256)
             except StoreError as exc:
                 raise EvidenceError(f"evidence item {item.id} is missing: {exc}") from None
-            events = extractor(data)
+            events = extractor(data, item.meta)
         elif item.kind == "attachment" and item.start is not None:
             events = [Event(at=item.start, text=f"Attachment: {item.note}", key=f"attachment:{item.sha256}")]
         else:
@@ -106,7 +106,7 @@ def merge(sightings: Iterable[Sighting], tolerance: timedelta = DEFAULT_TOLERANC
         for sighting in sorted(by_key[key]):
             starts_new = cluster and (
                 sighting.at - cluster[0].at > SAME_EVENT_WINDOW
-                or any(s.source == sighting.source and s.at != sighting.at for s in cluster)
+                or any(s.source == sighting.source and sighting.at - s.at > tolerance for s in cluster)
             )
             if starts_new:
                 rows.append(_row(cluster, tolerance))
@@ -136,9 +136,7 @@ def _same_second(a: datetime, b: datetime) -> bool:
     return utc(a).replace(microsecond=0) == utc(b).replace(microsecond=0)
 
 
-def apply_edits(
-    rows: list[TimelineRow], edits: Iterable[TimelineEdit], store: ContentStore
-) -> list[TimelineRow]:
+def apply_edits(rows: list[TimelineRow], edits: Iterable[TimelineEdit], store: ContentStore) -> list[TimelineRow]:
     """Apply people's additions, corrections and removals in the order they were made."""
     result = list(rows)
     for edit in edits:
@@ -197,10 +195,6 @@ def render_markdown(rows: list[TimelineRow], evidence_link: str = "evidence:{ref
             text += f" ⚠ {row.skew_flag}"
         if row.edited_by:
             text += f" (edited by {row.edited_by})"
-        link = (
-            f"[{row.evidence_ref[:12]}]({evidence_link.format(ref=row.evidence_ref)})"
-            if row.evidence_ref
-            else ""
-        )
+        link = f"[{row.evidence_ref[:12]}]({evidence_link.format(ref=row.evidence_ref)})" if row.evidence_ref else ""
         lines.append(f"| {utc(row.at):%Y-%m-%d %H:%M:%S} | {text} | {link} |")
     return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ ALERT_KIND = "alert-payload"
 _ZERO_TIME = "0001-01-01"
 
 
-def incident_events(data: bytes) -> list[Event]:
+def incident_events(data: bytes, meta: dict[str, str]) -> list[Event]:
     incident = Incident.model_validate_json(data)
     key = f"incident:{incident.org}:{incident.key}"
     events = [
@@ -89,7 +89,7 @@ def pagerduty_events(payload: dict[str, Any]) -> list[Event]:
     return [Event(at=at, text=f"PagerDuty {kind}: {title}".strip(), key=f"pagerduty:{event.get('id', at)}")]
 
 
-def alert_payload_events(data: bytes) -> list[Event]:
+def alert_payload_events(data: bytes, meta: dict[str, str]) -> list[Event]:
     try:
         payload = json.loads(data)
     except ValueError:

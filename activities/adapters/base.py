@@ -44,6 +44,8 @@ class Collected:
     file: Path | None = None
     window: Window | None = None
     note: str = ""
+    # hints the event extractor needs later (e.g. a threshold); sealed into the manifest with the item
+    meta: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.data is None) == (self.file is None):
@@ -82,6 +84,11 @@ class EvidenceSource(Protocol):
     @property
     def name(self) -> str:
         """Unique within one capture (e.g. "prometheus", "logs:api")."""
+        ...
+
+    @property
+    def target(self) -> str:
+        """What it reads, for people: a URL, a path or glob, a repository."""
         ...
 
     @property

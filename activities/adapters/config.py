@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from afterword.activities.adapters.logs import DEFAULT_PATTERN
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
@@ -36,9 +38,7 @@ class _Section(BaseModel):
 
 
 class _ServiceScoped(_Section):
-    services: list[str] = Field(
-        default_factory=list, description="services this source applies to; empty: all"
-    )
+    services: list[str] = Field(default_factory=list, description="services this source applies to; empty: all")
 
     def applies_to(self, service: str) -> bool:
         return not self.services or service in self.services
@@ -73,8 +73,7 @@ class LogFileConfig(_ServiceScoped):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
     paths: list[str] = Field(min_length=1, description="files or glob patterns")
     timeline_pattern: str = Field(
-        default=r"(?i)\b(error|fatal|critical|panic|exception|timeout|refused|deploy\w*|rollback|restart\w*|"
-        r"oom\w*|killed)\b",
+        default=DEFAULT_PATTERN,
         description="lines matching this become timeline rows (all lines in the window are kept as evidence)",
     )
 
@@ -90,15 +89,13 @@ class LogFileConfig(_ServiceScoped):
 
 class HttpJsonConfig(_ServiceScoped):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
-    url: str = Field(
-        description="URL template with {start}, {end} (RFC 3339), {start_unix}, {end_unix}, {service}"
-    )
+    url: str = Field(description="URL template with {start}, {end} (RFC 3339), {start_unix}, {end_unix}, {service}")
     records_path: str = Field(default="", description="dotted path to the list of records; empty: the body")
     time_field: str = "timestamp"
     message_field: str = "message"
     headers: dict[str, str] = Field(default_factory=dict)
     bearer_token_env: str | None = None
-    timeline_pattern: str = LogFileConfig.model_fields["timeline_pattern"].default
+    timeline_pattern: str = DEFAULT_PATTERN
 
 
 class GitConfig(_ServiceScoped):
@@ -113,6 +110,13 @@ class SlackExportConfig(_ServiceScoped):
     channels: list[str] = Field(default_factory=list, description="channel names; empty: all")
 
 
+class SlackApiConfig(_ServiceScoped):
+    name: str = Field(default="slack-api", pattern=r"^[A-Za-z0-9._-]+$")
+    channels: list[str] = Field(min_length=1, description="channel ids (C0123...)")
+    token_env: str = Field(default="SLACK_TOKEN", description="variable holding a token with channels:history")
+    api_url: str = "https://slack.com/api"
+
+
 class EvidencePolicy(_Section):
     """What to capture for an incident, from where, and how long to keep it."""
 
@@ -122,9 +126,7 @@ class EvidencePolicy(_Section):
     attempts: int = Field(default=3, ge=1, le=10, description="tries per source before it becomes a gap")
     backoff: Duration = Field(default=timedelta(seconds=1), description="first retry delay; doubles each try")
     timeout: Duration = Field(default=timedelta(seconds=15), description="per request")
-    max_item_bytes: int = Field(
-        default=64 << 20, ge=1024, description="larger items are truncated, and say so"
-    )
+    max_item_bytes: int = Field(default=64 << 20, ge=1024, description="larger items are truncated, and say so")
     skew_tolerance: Duration = Field(
         default=timedelta(seconds=5), description="two sources differing by more on one event are flagged"
     )
@@ -133,6 +135,7 @@ class EvidencePolicy(_Section):
     http_json: list[HttpJsonConfig] = Field(default_factory=list)
     git: list[GitConfig] = Field(default_factory=list)
     slack: list[SlackExportConfig] = Field(default_factory=list)
+    slack_api: list[SlackApiConfig] = Field(default_factory=list)
 
     @classmethod
     def from_policy(cls, policy: dict[str, Any]) -> EvidencePolicy:

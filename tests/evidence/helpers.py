@@ -42,9 +42,7 @@ def make_request(
     phase: str = "trigger",
     resolved: datetime | None = None,
 ) -> EvidenceRequest:
-    ref = store.put_bytes(
-        json.dumps(payload if payload is not None else alertmanager_payload(started)).encode()
-    )
+    ref = store.put_bytes(json.dumps(payload if payload is not None else alertmanager_payload(started)).encode())
     incident = Incident(
         org="acme",
         key="grp-1",

@@ -44,9 +44,7 @@ async def test_resolution_supersedes_trigger_and_timeline_links_items(tmp_path: 
     acts = EvidenceActivities(settings)
     trigger = await acts.preserve_evidence(make_request(store, started))
     resolved = started + timedelta(minutes=20)
-    resolution = await acts.preserve_evidence(
-        make_request(store, started, phase="resolution", resolved=resolved)
-    )
+    resolution = await acts.preserve_evidence(make_request(store, started, phase="resolution", resolved=resolved))
 
     manifest = Manifest.model_validate_json(store.get(resolution.manifest_ref))
     assert manifest.supersedes == trigger.manifest_ref
