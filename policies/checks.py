@@ -276,14 +276,22 @@ def shipped_templates() -> set[str]:
 
 
 def _template(policy: Policy, base_dir: Path | None) -> Found:
-    shipped = shipped_templates() | {"default.md"}
+    shipped = shipped_templates()
+    own: Path | None = None
+    if policy.document.templates_dir:
+        own = Path(policy.document.templates_dir)
+        if base_dir is not None and not own.is_absolute():
+            own = base_dir / own
+        if not own.is_dir():
+            yield ("document", "templates_dir"), f"templates folder {str(own)!r} does not exist"
+            own = None
     names: list[tuple[Path_, str]] = [(("document", "template"), policy.document.template)]
     names += [(("document", "by_severity", s, "template"), d.template)
               for s, d in policy.document.by_severity.items() if d.template]
     for path, name in names:
-        if name in shipped:
+        candidates = {name, name if name.endswith(".j2") else f"{name}.j2"}
+        if candidates & shipped or (own is not None and any((own / c).is_file() for c in candidates)):
             continue
-        if base_dir is not None and (base_dir / name).is_file():
-            continue
-        yield path, f"template {name!r} not found: shipped templates are {', '.join(sorted(shipped))}, " \
-            "or give a path relative to the policy file"
+        shown = ", ".join(sorted(n.removesuffix(".j2") for n in shipped)) or "none"
+        yield path, f"template {name!r} not found: shipped templates are {shown}; " \
+            "or put it in document.templates_dir"

@@ -117,7 +117,10 @@ def parse_duration(text: str) -> Span:
 def format_timedelta(value: timedelta) -> str:
     """The shortest policy text for a wall-clock timedelta ("72h", "5d", "90s")."""
     seconds = int(value.total_seconds())
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+    # people say "72h" and "48h" but "5d" and "2w": days only from four days up
+    units = (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)) if seconds >= 4 * 86400 else (
+        ("h", 3600), ("m", 60))
+    for unit, size in units:
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"

@@ -27,6 +27,8 @@ SHIPPED = "<shipped default.toml>"
 # What a team table may not override: identity, inheritance and the roster are the organisation's.
 TEAM_FORBIDDEN = ("org", "name", "extends", "people", "teams")
 _MAX_CHAIN = 16
+# A policy's identity is its own: these keys are never inherited through `extends`.
+OWN_KEYS = ("org", "name", "description", "extends")
 
 
 @dataclass
@@ -88,8 +90,7 @@ def _load_base(ref: str, name: str, lines: dict[KeyPath, int], base_dir: Path | 
                chain: tuple[str, ...]) -> Loaded:
     if ref == DEFAULT_NAME:
         base = _default_raw()
-        return Loaded(data={k: v for k, v in base.data.items() if k not in ("org", "name")},
-                      sources=base.sources)
+        return Loaded(data={k: v for k, v in base.data.items() if k not in OWN_KEYS}, sources=base.sources)
     path = Path(ref) if Path(ref).is_absolute() else (base_dir or Path.cwd()) / ref
     key = str(path.resolve())
     if key in chain or len(chain) >= _MAX_CHAIN:
@@ -103,7 +104,7 @@ def _load_base(ref: str, name: str, lines: dict[KeyPath, int], base_dir: Path | 
                                    "path relative to this file")]) from None
     base = _parse(text, str(path), path.parent, (*chain, key))
     # the base's identity is its own; the child names itself (or takes its file name)
-    return Loaded(data={k: v for k, v in base.data.items() if k not in ("org", "name")}, sources=base.sources)
+    return Loaded(data={k: v for k, v in base.data.items() if k not in OWN_KEYS}, sources=base.sources)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -228,9 +229,30 @@ def _check_teams(loaded: Loaded, policy: Policy) -> None:
         raise PolicyError(problems)
 
 
+def _anchor_templates_dir(loaded: Loaded) -> None:
+    """A relative `document.templates_dir` is relative to the file that wrote it."""
+    for source in loaded.sources:
+        written = source.data.get("document", {})
+        folder = written.get("templates_dir") if isinstance(written, dict) else None
+        if isinstance(folder, str):
+            if not Path(folder).is_absolute() and source.name != SHIPPED and not source.name.startswith("<"):
+                document = dict(loaded.data.get("document", {}))
+                document["templates_dir"] = str((Path(source.name).parent / folder).resolve())
+                loaded.data["document"] = document
+            return
+
+
+def source_files(loaded: Loaded) -> list[Path]:
+    return [Path(s.name) for s in loaded.sources if s.name != SHIPPED and not s.name.startswith("<")]
+
+
 def load_text(text: str, name: str = "<policy>", base_dir: Path | None = None,
               default_org: str | None = None) -> Policy:
     """Load a policy from TOML text; `name` is what messages call the file."""
+    return _load_text(text, name, base_dir, default_org)[0]
+
+
+def _load_text(text: str, name: str, base_dir: Path | None, default_org: str | None) -> tuple[Policy, Loaded]:
     loaded = _parse(text, name, base_dir, chain=())
     own = loaded.sources[0].data
     data = dict(loaded.data)
@@ -240,13 +262,19 @@ def load_text(text: str, name: str = "<policy>", base_dir: Path | None = None,
         data["name"] = data.get("org", DEFAULT_NAME)
     data.pop("extends", None)
     loaded.data = data
+    _anchor_templates_dir(loaded)
     policy = validate(loaded)
     _check_teams(loaded, policy)
-    return policy
+    return policy, loaded
 
 
 def load_policy(path: Path | str) -> Policy:
     """Load and check a policy file (with everything it extends). Raises PolicyError."""
+    return load_policy_with_sources(path)[0]
+
+
+def load_policy_with_sources(path: Path | str) -> tuple[Policy, list[Path]]:
+    """The policy and every file it was read from (itself first, then what it extends)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -254,7 +282,8 @@ def load_policy(path: Path | str) -> Policy:
         raise PolicyError.single(str(path), f"cannot read the policy file: {err.strerror}") from None
     except UnicodeDecodeError:
         raise PolicyError.single(str(path), "the policy file is not UTF-8 text") from None
-    return load_text(text, str(path), path.parent, default_org=path.stem)
+    policy, loaded = _load_text(text, str(path), path.parent, default_org=path.stem)
+    return policy, source_files(loaded)
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,7 @@
    write are inherited.
 2. Everything else replaces: scalars, and lists (including arrays of tables such as `[[people]]`) — a
    child that writes `required_sections` or `[[people]]` gives the whole list.
-3. `extends` itself is not inherited.
+3. A policy's identity is its own: `org`, `name`, `description` and `extends` are not inherited.
 
 These rules make inheritance associative: merge(merge(a, b), c) == merge(a, merge(b, c)).
 """

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
+from afterword.activities.adapters.config import EvidencePolicy
 from afterword.policies.durations import DURATION_HELP, parse_duration
 from afterword.policies.gates_schema import LanguagePolicy, RedactionPolicy
 from afterword.workflows.models import Milestone, Requirement
@@ -280,7 +281,14 @@ DEFAULT_SECTIONS = [
 
 
 class DocumentPolicy(Section):
-    template: str = Field(default="default.md", description="Markdown template (shipped name or a path)")
+    template: str = Field(
+        default="default.md",
+        description="Markdown template: a shipped name (policies/templates, .j2 optional) or one in templates_dir",
+    )
+    templates_dir: str | None = Field(
+        default=None,
+        description="a folder of your own templates; a relative path is taken from the policy file's folder",
+    )
     required_sections: list[str] = Field(
         default_factory=lambda: list(DEFAULT_SECTIONS), description="sections a draft must fill"
     )
@@ -319,6 +327,13 @@ class EscalationPolicy(Section):
     chain: list[str] = Field(
         default_factory=lambda: ["role:incident-commander", "role:manager"],
         description="who hears of breaches, in order: handles or role:<role>",
+    )
+
+
+class IntakePolicy(Section):
+    flap_window: Duration = Field(
+        default="30m",
+        description="an alert firing again within this time after resolving reopens the same postmortem",
     )
 
 
@@ -366,6 +381,10 @@ class Policy(BaseModel):
     escalation: EscalationPolicy = Field(default_factory=EscalationPolicy)
     language: LanguagePolicy = Field(default_factory=LanguagePolicy, description="blameless-language gate")
     redaction: RedactionPolicy = Field(default_factory=RedactionPolicy, description="redaction gate")
+    intake: IntakePolicy = Field(default_factory=IntakePolicy, description="alert intake")
+    evidence: EvidencePolicy = Field(
+        default_factory=EvidencePolicy, description="evidence capture (see docs/evidence.md)"
+    )
     integrations: dict[Name, Integration] = Field(
         default_factory=dict, description="concern -> adapter (evidence, metrics, archive, tickets, ...)"
     )
