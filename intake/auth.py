@@ -136,8 +136,7 @@ def check_grafana_signature(
         age = abs((time.time() if now is None else now) - int(stamp))
         if age > creds.max_skew_seconds:
             raise Unauthorized(
-                f"{creds.timestamp_header} is {int(age)} s away from now "
-                f"(allowed {int(creds.max_skew_seconds)} s)"
+                f"{creds.timestamp_header} is {int(age)} s away from now (allowed {int(creds.max_skew_seconds)} s)"
             )
         message = stamp.encode() + b":" + body
     expected = tuple(_hmac_hex(secret, message) for secret in creds.hmac_secrets)

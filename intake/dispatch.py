@@ -270,9 +270,7 @@ class Dispatcher:
                 episode.resolved_at is not None and n.latest_start > episode.resolved_at
             )
             if not fresh:  # a late copy of a firing that this postmortem already covers
-                return Outcome(
-                    action="matched", workflow_id=episode.workflow_id, note="firing predates resolution"
-                )
+                return Outcome(action="matched", workflow_id=episode.workflow_id, note="firing predates resolution")
             within = (
                 episode.resolved_at is not None
                 and not episode.terminal
@@ -308,9 +306,7 @@ class Dispatcher:
             return Outcome(action="matched", workflow_id=episode.workflow_id, note="already resolved")
         at = n.resolved_at or datetime.now(UTC)
         try:
-            await self.starter.resolve(
-                episode.workflow_id, ResolveRequest(by=f"intake:{n.source}", resolved_at=at)
-            )
+            await self.starter.resolve(episode.workflow_id, ResolveRequest(by=f"intake:{n.source}", resolved_at=at))
         except self.errors.rejected as exc:
             return Outcome(action="matched", workflow_id=episode.workflow_id, note=f"not resolved: {exc}")
         episode.resolved_at = at

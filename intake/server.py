@@ -25,8 +25,14 @@ from afterword.activities.store import ContentStore
 from afterword.intake.auth import Credentials, build_all, verify
 from afterword.intake.config import SOURCES, IntakeConfig, config_path, load_config
 from afterword.intake.dispatch import Dispatcher, Errors, PolicySource, Starter
-from afterword.intake.errors import IntakeError, Malformed, TemporalUnavailable, TooLarge, UnknownTarget
-from afterword.intake.errors import UnsupportedMediaType
+from afterword.intake.errors import (
+    IntakeError,
+    Malformed,
+    TemporalUnavailable,
+    TooLarge,
+    UnknownTarget,
+    UnsupportedMediaType,
+)
 from afterword.intake.policy import OrgPolicies, PolicyUnavailable
 from afterword.intake.sources import PARSERS
 from afterword.settings import Settings
@@ -46,11 +52,8 @@ class IntakeState:
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(
-        {"error": web.HTTPException.__name__ and _TITLES.get(status, "error"), "reason": reason},
-        status=status,
-        headers=headers,
-    )
+    body = {"error": _TITLES.get(status, "error"), "reason": reason}
+    return web.json_response(body, status=status, headers=headers)
 
 
 _TITLES = {
@@ -115,9 +118,7 @@ async def _alert(request: web.Request) -> web.Response:
     body = await _read_body(request, state.config.max_body_bytes)
     verify(state.credentials[source], request.headers, body)
     if not _is_json(request.content_type):
-        raise UnsupportedMediaType(
-            f"content type {request.content_type!r} is not accepted; send application/json"
-        )
+        raise UnsupportedMediaType(f"content type {request.content_type!r} is not accepted; send application/json")
     if not body.strip():
         raise Malformed("empty body; send the alert as JSON")
     notification = PARSERS[source](body, request.headers)
@@ -140,15 +141,13 @@ def build_app(
     env: dict[str, str] | None = None,
     errors: Errors | None = None,
 ) -> web.Application:
-    """The intake app. `starter` is `afterword.client.Postmortems` (anything with open/resolve/reopen/status)."""
+    """The intake app; `starter` is `afterword.client.Postmortems` or anything with its four methods."""
     config = config or load_config(config_path(settings, env))
     policies = policy_source or OrgPolicies(settings)
     credentials = build_all(config, settings.intake_host, env)
     for name, creds in credentials.items():
         if creds.open_access and config.source(name).enabled:
-            log.warning(
-                "intake source %s accepts unauthenticated deliveries (no credentials configured)", name
-            )
+            log.warning("intake source %s accepts unauthenticated deliveries (no credentials configured)", name)
     dispatcher = Dispatcher(
         starter,
         policies,
@@ -209,9 +208,7 @@ async def serve(
         yield None
         return
     app = build_app(Postmortems(client, settings), settings, **app_options)
-    async with run_app(
-        app, host or settings.intake_host, settings.intake_port if port is None else port
-    ) as running:
+    async with run_app(app, host or settings.intake_host, settings.intake_port if port is None else port) as running:
         log.info("afterword intake listening on %s", running.url)
         if announce:
             print(f"afterword intake: {running.url}/v1/alerts/<source>", file=sys.stderr, flush=True)

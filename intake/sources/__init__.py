@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from pydantic import ValidationError
+
+from afterword.intake.errors import Malformed
 from afterword.intake.sources import alertmanager, generic, grafana, opsgenie, pagerduty
 from afterword.intake.sources.base import Notification, Status
 
 Parser = Callable[[bytes, Mapping[str, str]], Notification]
 
+
+def _guarded(name: str, parse: Parser) -> Parser:
+    """A payload that passes a source's own model but not the Notification bounds is still a 400."""
+
+    def guarded(body: bytes, headers: Mapping[str, str]) -> Notification:
+        try:
+            return parse(body, headers)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise Malformed(f"{name} payload: {where}: {first['msg']}") from None
+
+    return guarded
+
+
 PARSERS: dict[str, Parser] = {
-    alertmanager.NAME: alertmanager.parse,
-    pagerduty.NAME: pagerduty.parse,
-    grafana.NAME: grafana.parse,
-    opsgenie.NAME: opsgenie.parse,
-    generic.NAME: generic.parse,
+    module.NAME: _guarded(module.NAME, module.parse) for module in (alertmanager, pagerduty, grafana, opsgenie, generic)
 }
 
 __all__ = ["PARSERS", "Notification", "Parser", "Status"]

@@ -66,9 +66,7 @@ def describe(payload: Payload) -> str:
     for alert in payload.alerts[:50]:
         summary = alert.annotations.get("summary") or alert.annotations.get("description", "")
         shown = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k != "alertname")
-        lines.append(
-            f"- [{alert.status}] {alert.labels.get('alertname', '?')} {{{shown}}} {summary}".rstrip()
-        )
+        lines.append(f"- [{alert.status}] {alert.labels.get('alertname', '?')} {{{shown}}} {summary}".rstrip())
     if payload.truncatedAlerts:
         lines.append(f"- ... and {payload.truncatedAlerts} more alert(s) Alertmanager truncated (max_alerts)")
     return clip("\n".join(line for line in lines if line), MAX_DESCRIPTION)

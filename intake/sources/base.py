@@ -88,9 +88,7 @@ def load_json(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise Malformed("body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise Malformed(
-            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        raise Malformed(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise Malformed("body is not valid JSON: nested too deeply") from None
 
@@ -118,9 +116,7 @@ def bounded_labels(*sources: Mapping[str, Any] | None) -> dict[str, str]:
             if len(merged) >= MAX_LABELS:
                 return merged
             if name not in merged and value is not None:
-                merged[clip(str(name), 200)] = clip(
-                    value if isinstance(value, str) else str(value), MAX_LABEL_VALUE
-                )
+                merged[clip(str(name), 200)] = clip(value if isinstance(value, str) else str(value), MAX_LABEL_VALUE)
     return merged
 
 

@@ -76,9 +76,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
         links=bounded_links(alert.links),
         started_at=started,
         latest_start=started,
-        resolved_at=(utc(alert.resolved_at) if alert.resolved_at else now)
-        if alert.status == "resolved"
-        else None,
+        resolved_at=(utc(alert.resolved_at) if alert.resolved_at else now) if alert.status == "resolved" else None,
         description=alert.description,
         security=alert.security,
         legal=alert.legal,

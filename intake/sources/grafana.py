@@ -88,8 +88,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
         labels=labels,
         annotations=annotations,
         links=bounded_links(
-            [payload.externalURL]
-            + [u for a in payload.alerts for u in (a.dashboardURL, a.panelURL, a.generatorURL)]
+            [payload.externalURL] + [u for a in payload.alerts for u in (a.dashboardURL, a.panelURL, a.generatorURL)]
         ),
         started_at=min(utc(a.startsAt) for a in payload.alerts),
         latest_start=max(utc(a.startsAt) for a in firing),

@@ -71,9 +71,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
     now = datetime.now(UTC)
     created = epoch(alert.createdAt) or now
     updated = epoch(alert.updatedAt) or now
-    status = {"create": Status.FIRING, "close": Status.RESOLVED, "delete": Status.IGNORED}.get(
-        action, Status.FIRING
-    )
+    status = {"create": Status.FIRING, "close": Status.RESOLVED, "delete": Status.IGNORED}.get(action, Status.FIRING)
     tags = {tag.partition(":")[0]: tag.partition(":")[2] or "true" for tag in alert.tags[:32]}
     labels = bounded_labels(
         {"priority": alert.priority, "team": alert.team, "entity": alert.entity}, alert.details, tags
@@ -96,6 +94,5 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
         security=security,
         legal=legal,
         truncated=1 if truncated else 0,
-        note=f"Opsgenie action {payload.action}"
-        + (" (description truncated by Opsgenie)" if truncated else ""),
+        note=f"Opsgenie action {payload.action}" + (" (description truncated by Opsgenie)" if truncated else ""),
     )

@@ -1,0 +1,111 @@
+"""In-memory stand-ins for the client facade and the policy, for the intake's unit tests only.
+
+The fake starter keeps the lifecycle facts the intake relies on (created or not, resolved_at, the
+drafting-only reopen) so the dispatcher's decisions can be checked without a server; the end-to-end
+tests check the same decisions against real Temporal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from afterword.client import NotFound, Rejected, Unavailable
+from afterword.intake.dispatch import Assessment
+from afterword.intake.sources.base import Notification
+from afterword.workflows.identity import postmortem_id
+from afterword.workflows.models import Actor, Incident, PostmortemRules, Requirement, ResolveRequest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "alerts"
+
+
+def example(name: str) -> bytes:
+    return (EXAMPLES / name).read_bytes()
+
+
+def example_json(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(example(name))
+    return data
+
+
+@dataclass(frozen=True)
+class FakeOpened:
+    workflow_id: str
+    created: bool
+
+
+@dataclass
+class FakeStarter:
+    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    down: bool = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise Unavailable("Temporal did not answer: connection refused")
+
+    async def open(self, incident: Incident, rules: PostmortemRules, opened_by: str = "x") -> FakeOpened:
+        self._check()
+        workflow_id = postmortem_id(incident.org, incident.key)
+        self.calls.append(("open", workflow_id))
+        if workflow_id in self.workflows:
+            return FakeOpened(workflow_id, False)
+        self.workflows[workflow_id] = {"state": "awaiting_resolution", "incident": incident, "rules": rules}
+        return FakeOpened(workflow_id, True)
+
+    async def resolve(self, workflow_id: str, req: ResolveRequest) -> None:
+        self._check()
+        self.calls.append(("resolve", workflow_id))
+        wf = self.workflows[workflow_id]
+        if wf["incident"].resolved_at is None:
+            wf["incident"] = wf["incident"].model_copy(update={"resolved_at": req.resolved_at})
+            wf["state"] = "drafting"
+
+    async def reopen(self, workflow_id: str, req: Actor) -> None:
+        self._check()
+        self.calls.append(("reopen", workflow_id))
+        wf = self.workflows[workflow_id]
+        if wf["state"] != "drafting":
+            raise Rejected(f"cannot reopen: the postmortem is {wf['state']}")
+        wf["state"] = "awaiting_resolution"
+        wf["incident"] = wf["incident"].model_copy(update={"resolved_at": None})
+
+    async def status(self, workflow_id: str) -> Any:
+        self._check()
+        self.calls.append(("status", workflow_id))
+        if workflow_id not in self.workflows:
+            raise NotFound(workflow_id)
+        wf = self.workflows[workflow_id]
+        return SimpleNamespace(state=wf["state"], incident=wf["incident"])
+
+    def count(self, kind: str) -> int:
+        return sum(1 for call, _ in self.calls if call == kind)
+
+
+class FakePolicies:
+    """Severity from the `severity` label; `postmortem=none` makes the incident need none."""
+
+    def __init__(self, flap_window: timedelta = timedelta(minutes=30)) -> None:
+        self.flap_window = flap_window
+
+    def check_org(self, org: str) -> None:
+        from afterword.intake.errors import UnknownTarget
+
+        if org not in ("default", "acme"):
+            raise UnknownTarget(f"unknown org {org!r}")
+
+    def assess(self, org: str, notification: Notification, payload_ref: str | None) -> Assessment:
+        severity = {"critical": "SEV1", "warning": "SEV3"}.get(notification.labels.get("severity", ""), "SEV2")
+        incident = notification.incident(org, severity, payload_ref)
+        none = notification.labels.get("postmortem") == "none"
+        return Assessment(
+            incident=incident,
+            requirement=Requirement.NONE if none else Requirement.REQUIRED,
+            reasons=["labelled postmortem=none"] if none else [f"severity {severity} requires one"],
+            flap_window=self.flap_window,
+            rules=lambda _incident: PostmortemRules.model_construct(org=org, severity=severity),
+        )
