@@ -10,16 +10,17 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from afterword.connection import connect
-from afterword.server import port_is_free
+from afterword.server import EmbeddedServer, port_is_free
 from afterword.settings import Settings
 
 WORKER_SCRIPT = Path(__file__).resolve().parents[2] / "worker.py"
@@ -174,3 +175,27 @@ async def test_run_in_process_polls_until_cancelled(settings: Settings) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert port_is_free(settings.embedded_port)
+
+
+@pytest.mark.e2e
+async def test_with_temporal_address_the_worker_joins_that_server(settings: Settings, tmp_path: Path) -> None:
+    from afterword.worker import run
+
+    async with EmbeddedServer(settings, headless=True) as address:
+        joining = settings.model_copy(update={"temporal_address": address, "data_dir": tmp_path / "worker"})
+        ready = asyncio.Event()
+        task = asyncio.create_task(run(joining, demo=False, intake=False, ready=ready))
+        await asyncio.wait_for(ready.wait(), timeout=60)
+
+        client = await connect(joining)
+        assert await _pollers(client, settings.task_queue) >= 1
+        described = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=settings.namespace)
+        )
+        assert described.config.workflow_execution_retention_ttl.ToTimedelta() == timedelta(days=365)
+        assert not (joining.data_dir / "temporal.db").exists()  # it started no server of its own
+
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not port_is_free(settings.embedded_port)  # the cluster is not the worker's to stop
