@@ -1,0 +1,708 @@
+"""Redaction: an internal and an external version of a postmortem, with a report that never holds a value.
+
+Speed comes from letting the C regex engine skip text: every pass starts with a literal (a token
+prefix such as `AKIA`, a keyword such as `password`, a character such as `@` or `://`), so the
+engine jumps between occurrences instead of trying each detector at each position. Digit and hex
+shapes (IP addresses, card and phone numbers) are found on a translated copy of the text in which
+every digit is `0` and every letter `a`, so they too start with a literal. Python only runs for
+candidates, to validate them (Luhn, entropy, address syntax, allowlist) and to resolve overlaps.
+The whole document is processed as UTF-8 bytes: every pattern is ASCII, and `bytes.lower()` keeps
+offsets, so case-insensitive keywords cost nothing extra.
+
+Technical identifiers that look like secrets or personal data — commit SHAs, UUIDs, trace ids, image
+digests, versions, timestamps, PromQL — are either never matched or rejected by a validator; the
+labelled corpus in tests/gates/corpus/ keeps it that way.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from afterword.policies.gates_schema import Audience, RedactionPolicy
+
+SECRET_CATEGORIES: tuple[str, ...] = (
+    "aws-access-key",
+    "aws-secret-key",
+    "github-token",
+    "slack-token",
+    "slack-webhook",
+    "stripe-key",
+    "google-api-key",
+    "npm-token",
+    "jwt",
+    "private-key",
+    "url-password",
+    "password-assignment",
+    "bearer-token",
+    "secret-assignment",
+)
+PERSONAL_CATEGORIES: tuple[str, ...] = ("email", "ipv4", "ipv6", "phone", "card", "person")
+EXTERNAL_CATEGORIES: tuple[str, ...] = ("hostname", "term")
+
+Source = Literal["raw", "lower", "dec", "hex"]
+
+# --- translated views: digits -> "0", letters -> "a" (dec); hex digits -> "0", other letters -> "a" (hex)
+
+
+def _table(zero: str, letter: str) -> bytes:
+    table = bytearray(range(256))
+    for char in zero:
+        table[ord(char)] = ord("0")
+    for char in letter:
+        table[ord(char)] = ord("a")
+    return bytes(table)
+
+
+_DEC = _table(string.digits, string.ascii_letters + "_")
+_HEX = _table(string.hexdigits, "".join(c for c in string.ascii_letters + "_" if c not in string.hexdigits))
+_TOKEN_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+# --- validators -------------------------------------------------------------------------------------
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def card_issuer_ok(digits: str) -> bool:
+    """Known issuer prefixes and lengths: keeps epoch-millisecond timestamps and numeric ids out."""
+    n = len(digits)
+    if digits[0] == "4":
+        return n in (13, 16, 19)
+    two, three, four = int(digits[:2]), int(digits[:3]), int(digits[:4])
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return n == 16
+    if two in (34, 37):
+        return n == 15
+    if four == 6011 or two == 65 or 644 <= three <= 649 or 3528 <= four <= 3589:
+        return 16 <= n <= 19
+    if two in (36, 38) or 300 <= three <= 305:
+        return 14 <= n <= 19
+    return False
+
+
+def entropy(value: str) -> float:
+    counts = Counter(value)
+    total = len(value)
+    return -sum(c / total * math.log2(c / total) for c in counts.values())
+
+
+def looks_random(value: str) -> bool:
+    """A value nobody typed as words: long enough, mixed character classes, high Shannon entropy."""
+    if len(value) < 12:
+        return False
+    lower = any(c.islower() for c in value)
+    upper = any(c.isupper() for c in value)
+    digit = any(c.isdigit() for c in value)
+    classes = lower + upper + digit
+    if classes < 2 or (not digit and classes < 3):
+        return False
+    longest_word = max((len(w) for w in re.findall(r"[A-Za-z]+", value)), default=0)
+    if longest_word >= 10 and classes < 3:
+        return False
+    return entropy(value) >= (3.0 if len(value) < 20 else 3.3)
+
+
+_PLACEHOLDER_VALUE = re.compile(
+    r"(?i)^(?:\*+|x{3,}|\.+|-+|<[^>]*>|\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{\{.*\}\}|%\([^)]*\)s|redacted|null"
+    r"|none|nil|true|false|empty|hidden|masked|unset|\[redacted[^\]]*\]?|\[[a-z -]+ \d+\]|env:\S*|vault:\S*"
+    r"|(?:file|secret|ref)://\S*)$"
+)
+_VERSION_BEFORE = re.compile(r"(?i)(?:version|release|ver\.?|rev|@|==|>=|<=|~=|/v)\s*[:=]?\s*$")
+_ID_BEFORE = re.compile(r"(?i)(?:id|number|no|seq|offset|ts|timestamp|epoch|count|order)[\"']?\s*[:=#]\s*[\"']?$")
+_PROSE_AFTER = re.compile(r" [a-z]{2,}")
+_KEY_NAME = re.compile(
+    r"(?:api|access|secret|private|auth|signing|encryption|master|client|app|service|license|deploy"
+    r"|account|storage|webhook|secretaccess)[_.-]?key$"
+)
+_AWS_NAME = re.compile(r"(?:aws.*secret|secret_?access)")
+
+
+# --- candidates and the passes that find them -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    category: str
+    start: int  # byte offsets into the UTF-8 text
+    end: int
+    line: int = 0
+    column: int = 0
+    priority: int = 0  # among hits with the same span, the lowest wins
+
+
+class _Scan:
+    """One document being redacted: its byte views, built lazily, and the candidates found so far."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.raw = text.encode("utf-8")
+        self._views: dict[str, bytes] = {"raw": self.raw}
+
+    def view(self, source: Source) -> bytes:
+        cached = self._views.get(source)
+        if cached is None:
+            if source == "lower":
+                cached = self.raw.lower()
+            elif source == "dec":
+                cached = self.raw.translate(_DEC)
+            else:
+                cached = self.raw.translate(_HEX)
+            self._views[source] = cached
+        return cached
+
+    def value(self, start: int, end: int) -> str:
+        return self.raw[start:end].decode("utf-8", "replace")
+
+    def before(self, start: int, width: int = 24) -> str:
+        return self.raw[max(0, start - width) : start].decode("utf-8", "replace")
+
+    def after(self, end: int, width: int = 24) -> str:
+        return self.raw[end : end + width].decode("utf-8", "replace")
+
+    def starts_token(self, start: int) -> bool:
+        return start == 0 or self.raw[start - 1] not in _TOKEN_CHARS
+
+
+Handler = Callable[[_Scan, "re.Match[bytes]"], "Hit | None"]
+
+
+@dataclass(frozen=True)
+class _Pass:
+    category: str  # the category this pass reports (validators may refine it)
+    source: Source
+    regex: re.Pattern[bytes]
+    handler: Handler
+
+
+def _token(category: str, priority: int = 0) -> Handler:
+    """A self-identifying token (prefix + body): reported when it starts a token."""
+
+    def handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+        start, end = match.span()
+        return Hit(category, start, end, priority=priority) if scan.starts_token(start) else None
+
+    return handle
+
+
+def _whole(category: str) -> Handler:
+    def handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+        return Hit(category, *match.span())
+
+    return handle
+
+
+def _value_group(category: str, check: Callable[[str], bool], priority: int = 0) -> Handler:
+    def handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+        start, end = match.span("v")
+        value = scan.value(start, end)
+        if _PLACEHOLDER_VALUE.match(value) or not check(value):
+            return None
+        return Hit(category, start, end, priority=priority)
+
+    return handle
+
+
+def _bearer_value(value: str) -> bool:
+    return len(value) >= 16 or (len(value) >= 8 and any(c.isdigit() for c in value))
+
+
+_SPECIFIC_FORMATS: list[tuple[str, re.Pattern[str]]] = [
+    ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
+    ("aws-access-key", re.compile(r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|PKA|ROA|SCA)[A-Z0-9]{16}")),
+    ("github-token", re.compile(r"gh(?:[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{22,255})")),
+    ("slack-token", re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}")),
+    ("stripe-key", re.compile(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,}")),
+    ("google-api-key", re.compile(r"AIza[0-9A-Za-z_-]{35}")),
+    ("npm-token", re.compile(r"npm_[A-Za-z0-9]{36}")),
+]
+
+
+def _assignment(password: bool) -> Handler:
+    """`name = value`, `name: value`, `"name": "value"`, `--name value`; the keyword ends the name."""
+
+    def handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+        key_start = match.start()
+        head = scan.view("lower")[max(0, key_start - 48) : key_start]
+        prefix = re.search(rb"[a-z0-9_.-]*$", head)
+        name = (prefix.group(0) if prefix else b"") + match.group("k")
+        name_start = key_start - (len(name) - len(match.group("k")))
+        if name_start > 0 and scan.raw[name_start - 1] in _TOKEN_CHARS:
+            return None
+        if match.group("sp") is not None and not name.startswith(b"-"):
+            return None  # "password reset" is prose; only --flags take a space-separated value
+        lowered = name.decode("ascii", "replace")
+        if match.group("k") == b"key" and not _KEY_NAME.search(lowered):
+            return None  # cache_key, partition_key: not credentials
+        start, end = next(match.span(g) for g in ("q", "s", "u") if match.group(g) is not None)
+        value = scan.value(start, end)
+        if _PLACEHOLDER_VALUE.match(value):
+            return None
+        if password:
+            if len(value) < 3 or (value.isalpha() and value.islower() and _PROSE_AFTER.match(scan.after(end))):
+                return None
+            return Hit("password-assignment", start, end, priority=1)
+        if not looks_random(value):
+            return None
+        for category, rx in _SPECIFIC_FORMATS:
+            if rx.fullmatch(value):
+                return Hit(category, start, end, priority=1)
+        if len(value) == 40 and _AWS_NAME.search(lowered.replace("-", "_")):
+            return Hit("aws-secret-key", start, end, priority=1)
+        return Hit("secret-assignment", start, end, priority=1)
+
+    return handle
+
+
+def _email(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+    at = match.start()
+    local = re.search(rb"[A-Za-z0-9._%+-]{1,64}$", scan.raw[max(0, at - 64) : at])
+    if local is None:
+        return None
+    start = at - len(local.group(0))
+    if local.group(0) == b"git" and scan.raw[match.end() : match.end() + 1] == b":":
+        return None  # an scp-style git remote, not a person's address
+    return Hit("email", start, match.end(), priority=2)
+
+
+def _digits(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+    start, end = match.span()
+    value = scan.value(start, end)
+    before = scan.before(start)
+    if match.group("ip4") is not None:
+        if _VERSION_BEFORE.search(before):
+            return None
+        try:
+            address = ipaddress.IPv4Address(value.split("/")[0])
+        except ValueError:
+            return None
+        if address.is_loopback or address.is_unspecified:
+            return None
+        return Hit("ipv4", start, end, priority=2)
+    if _ID_BEFORE.search(before) or _VERSION_BEFORE.search(before):
+        return None
+    if match.group("card") is not None:
+        digits = value.replace(" ", "").replace("-", "")
+        if 13 <= len(digits) <= 19 and card_issuer_ok(digits) and luhn_ok(digits):
+            return Hit("card", start, end, priority=2)
+        return None
+    return Hit("phone", start, end, priority=2)
+
+
+def _phone(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+    start, end = match.span()
+    if start > 0 and (scan.raw[start - 1] in _TOKEN_CHARS or scan.raw[start - 1] == ord("+")):
+        return None
+    if _ID_BEFORE.search(scan.before(start)):
+        return None
+    digits = sum(c.isdigit() for c in scan.value(start, end))
+    return Hit("phone", start, end, priority=2) if 8 <= digits <= 15 else None
+
+
+_IPV6_RUN = re.compile(rb"[0-9A-Fa-f:]*$")
+
+
+def _ipv6(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+    colon = match.start()
+    back = _IPV6_RUN.search(scan.raw[max(0, colon - 5) : colon])
+    start = colon - (len(back.group(0)) if back else 0)
+    end = match.end()
+    while end > start and scan.raw[end - 1 : end] in (b".", b":") and scan.raw[end - 2 : end] != b"::":
+        end -= 1
+    if start > 0 and (scan.raw[start - 1] in _TOKEN_CHARS or scan.raw[start - 1 : start] in (b".", b":")):
+        return None
+    value = scan.value(start, end)
+    bare = value.split("/")[0]
+    if "::" not in bare and bare.count(":") != 7:
+        return None
+    if sum(1 for part in bare.split(":") if part) < 2:
+        return None  # "::1", "fe80::": not about anybody
+    try:
+        ipaddress.IPv6Address(bare)
+    except ValueError:
+        return None
+    return Hit("ipv6", start, end, priority=2)
+
+
+def _hostname(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+    dot = match.start()
+    labels = re.search(
+        rb"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+        scan.view("lower")[max(0, dot - 253) : dot],
+    )
+    if labels is None:
+        return None
+    start = dot - len(labels.group(0))
+    if start > 0 and scan.raw[start - 1] in _TOKEN_CHARS | {ord("-"), ord(".")}:
+        return None
+    return Hit("hostname", start, match.end(), priority=3)
+
+
+def _term(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+    start, end = match.span()
+    return Hit("term", start, end, priority=3) if scan.starts_token(start) else None
+
+
+_TOKEN_END = rb"(?![A-Za-z0-9_])"
+_VALUE = rb"(?:\"(?P<q>[^\"\n]{1,256})\"|'(?P<s>[^'\n]{1,256})'|(?P<u>[^\s\"'`,;)\]}<>|]{1,256}))"
+_SEPARATOR = rb"(?:[\"']?[ \t]*[:=][ \t]*|(?P<sp>[ \t]+))"
+
+
+def _rx(pattern: bytes) -> re.Pattern[bytes]:
+    return re.compile(pattern)
+
+
+_SECRET_PASSES: list[_Pass] = [
+    _Pass(
+        "private-key",
+        "raw",
+        _rx(
+            rb"-----BEGIN[ A-Z0-9]{0,20}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+            rb"(?:-----END[ A-Z0-9]{0,20}PRIVATE KEY(?: BLOCK)?-----|(?=\n[ \t]*\n)|\Z)"
+        ),
+        _whole("private-key"),
+    ),
+    _Pass(
+        "slack-webhook",
+        "raw",
+        _rx(rb"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{8,}"),
+        _whole("slack-webhook"),
+    ),
+    _Pass(
+        "url-password",
+        "raw",
+        _rx(rb"://[^\s:/@\[\]]{0,64}:(?P<v>[^\s/@]{1,128})@"),
+        _value_group("url-password", lambda v: True),
+    ),
+    _Pass("jwt", "raw", _rx(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), _token("jwt")),
+    _Pass(
+        "aws-access-key",
+        "raw",
+        _rx(rb"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|PKA|ROA|SCA)[A-Z0-9]{16}" + _TOKEN_END),
+        _token("aws-access-key"),
+    ),
+    _Pass(
+        "github-token",
+        "raw",
+        _rx(rb"gh(?:[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{22,255})" + _TOKEN_END),
+        _token("github-token"),
+    ),
+    _Pass(
+        "slack-token", "raw", _rx(rb"x(?:ox[abposr]-[A-Za-z0-9-]{10,}|app-\d-[A-Za-z0-9-]{10,})"), _token("slack-token")
+    ),
+    _Pass("stripe-key", "raw", _rx(rb"sk_(?:live|test)_[A-Za-z0-9]{16,}" + _TOKEN_END), _token("stripe-key")),
+    _Pass("stripe-key", "raw", _rx(rb"rk_(?:live|test)_[A-Za-z0-9]{16,}" + _TOKEN_END), _token("stripe-key")),
+    _Pass("stripe-key", "raw", _rx(rb"whsec_[A-Za-z0-9]{24,}" + _TOKEN_END), _token("stripe-key")),
+    _Pass("google-api-key", "raw", _rx(rb"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), _token("google-api-key")),
+    _Pass("npm-token", "raw", _rx(rb"npm_[A-Za-z0-9]{36}" + _TOKEN_END), _token("npm-token")),
+    _Pass(
+        "bearer-token",
+        "lower",
+        _rx(rb"bearer[ \t]+(?P<v>[a-z0-9._~+/-]{8,}=*)"),
+        _value_group("bearer-token", _bearer_value, 1),
+    ),
+    _Pass(
+        "bearer-token",
+        "lower",
+        _rx(rb"authorization[\"']?[ \t]*[:=][ \t]*[\"']?(?:basic|token)[ \t]+(?P<v>[a-z0-9._~+/-]{8,}=*)"),
+        _value_group("bearer-token", _bearer_value, 1),
+    ),
+]
+for _keyword in (b"pass(?:word|wd|phrase)", b"pwd"):
+    _SECRET_PASSES.append(
+        _Pass(
+            "password-assignment",
+            "lower",
+            _rx(b"(?P<k>" + _keyword + b")" + _SEPARATOR + _VALUE),
+            _assignment(password=True),
+        )
+    )
+for _keyword in (b"secret", b"token", b"key", b"credentials?", b"passcode"):
+    _SECRET_PASSES.append(
+        _Pass(
+            "secret-assignment",
+            "lower",
+            _rx(b"(?P<k>" + _keyword + b")" + _SEPARATOR + _VALUE),
+            _assignment(password=False),
+        )
+    )
+
+_PERSONAL_PASSES: list[_Pass] = [
+    _Pass(
+        "email", "raw", _rx(rb"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"), _email
+    ),
+    # on the "dec" view: 0 = any digit, a = any letter or underscore
+    _Pass(
+        "ipv4",
+        "dec",
+        _rx(
+            rb"0(?<![a0.]0)(?:(?P<ip4>0{0,2}(?:\.0{1,3}){3}(?:/0{1,2})?(?![a0]|\.0))"
+            rb"|(?P<card>(?:[ -]?0){12,18}(?![a0-]))"
+            rb"|(?P<tel>00[ .-]000[ .-]0000(?![a0])))"
+        ),
+        _digits,
+    ),
+    _Pass("phone", "raw", _rx(rb"\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?)(?:[ .-]?\d{2,5}){1,4}(?![\w])"), _phone),
+    _Pass("phone", "raw", _rx(rb"\([2-9]\d{2}\)[ .-]?\d{3}[ .-]\d{4}(?![\w])"), _phone),
+    # on the "hex" view: 0 = any hex digit; an IPv6 address has "::" or seven colons
+    _Pass(
+        "ipv6",
+        "hex",
+        _rx(rb":(?<=[0:]:)(?:(?<=::)|(?=:)|(?=[0:]{0,39}::)|(?=(?:0{1,4}:){5,6}0{1,4}))[0:.]{1,45}(?:/0{1,3})?"),
+        _ipv6,
+    ),
+]
+
+_ROLE_LABELS = {
+    "sre": "SRE",
+    "incident-commander": "Incident commander",
+    "reviewer": "Reviewer",
+    "security": "Security engineer",
+    "legal": "Legal counsel",
+    "cirt": "CIRT member",
+    "manager": "Manager",
+    "responder": "Responder",
+}
+_FIRST_NAME_WORDS = frozenset(
+    "Will Mark Grant May June April Bill Rob Pat Sue Art Jack Frank Hope Faith Grace Joy Rose Dawn Summer "  # noqa: SIM905
+    "Guy Drew Chase Max Page Bob Sky Ray Dean Gene Lane Miles Rich Sam Bo Al Ed".split()
+)
+
+
+# --- the roster -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str  # handle, or name when there is no handle
+    role: str
+    spellings: tuple[str, ...]
+
+
+def roster_from_policy(people: object) -> list[Person]:
+    """The policy's `[[people]]`, read defensively: entries without a name or a handle are skipped.
+
+    A person is found by full name, aliases, handle (bare or @), and by first name when it is not
+    also an everyday word ("Will", "Mark"): replacing those would damage ordinary sentences.
+    """
+    roster: list[Person] = []
+    if not isinstance(people, list):
+        return roster
+    for entry in people:
+        if not isinstance(entry, Mapping):
+            continue
+        name = " ".join(str(entry.get("name") or "").split())
+        handle = str(entry.get("handle") or "").strip().lstrip("@")
+        if not (name or handle):
+            continue
+        raw_aliases = entry.get("aliases")
+        aliases = [str(a).strip() for a in raw_aliases] if isinstance(raw_aliases, list) else []
+        raw_roles = entry.get("roles")
+        roles = [str(r) for r in raw_roles] if isinstance(raw_roles, list) else []
+        spellings = [name, *aliases]
+        words = name.split()
+        if len(words) > 1 and words[0][:1].isupper() and len(words[0]) > 2 and words[0] not in _FIRST_NAME_WORDS:
+            spellings.append(words[0])
+        if handle:
+            spellings.append("@" + handle)  # a bare handle is often an everyday word: list it in aliases
+        unique = tuple(dict.fromkeys(s for s in spellings if s))
+        roster.append(Person(handle or name, roles[0] if roles else "responder", unique))
+    return roster
+
+
+# --- the redactor -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Redaction:
+    text: str
+    hits: list[Hit]
+    labels: dict[str, str] = field(default_factory=dict)  # person key -> label used
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(hit.category for hit in self.hits))
+
+
+class Redactor:
+    """Compiled once per (policy, roster, audience); `redact(text)` then runs its literal-led passes."""
+
+    def __init__(self, policy: RedactionPolicy, audience: Audience, roster: Sequence[Person] = ()) -> None:
+        self.policy = policy
+        self.audience = audience
+        settings = policy.audience(audience)
+        disabled = set(policy.disabled)
+        self._allow = frozenset(policy.allowlist)
+        self._allow_rx = [re.compile(p) for p in policy.allowlist_patterns]
+        self._custom = [(c.name, re.compile(c.pattern)) for c in policy.patterns if audience in c.audiences]
+        passes = [p for p in _SECRET_PASSES if p.category not in disabled]
+        if settings.personal_data:
+            passes += [p for p in _PERSONAL_PASSES if p.category not in disabled]
+        self._people: dict[bytes, Person] = {}
+        if settings.names and "person" not in disabled:
+            for person in roster:
+                for spelling in person.spellings:
+                    self._people.setdefault(spelling.encode(), person)
+            for group in _name_groups(self._people):
+                names = b"|".join(rb"[ \t]+".join(re.escape(w) for w in a.split()) for a in group)
+                passes.append(_Pass("person", "raw", _rx(b"(?:" + names + rb")(?![\w@-]|\.\w)"), self._person))
+        if settings.hostnames and policy.internal_domains and "hostname" not in disabled:
+            domains = b"|".join(re.escape(d.encode()) for d in sorted(policy.internal_domains, key=len, reverse=True))
+            passes.append(
+                _Pass("hostname", "lower", _rx(rb"\.(?:" + domains + rb")(?![a-z0-9_-]|\.[a-z0-9])"), _hostname)
+            )
+        if settings.terms and policy.terms and "term" not in disabled:
+            for group in _by_prefix([t.lower().encode() for t in policy.terms]):
+                terms = b"|".join(re.escape(t) for t in group)
+                passes.append(_Pass("term", "lower", _rx(b"(?:" + terms + rb")(?![a-z0-9_])"), _term))
+        self._passes = passes
+
+    def _person(self, scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+        start, end = match.span()
+        if start > 0 and (scan.raw[start - 1] in _TOKEN_CHARS or scan.raw[start - 1 : start] in (b"@", b".", b"-")):
+            return None
+        return Hit("person", start, end, priority=2)
+
+    def _allowed(self, value: str) -> bool:
+        return value in self._allow or any(rx.fullmatch(value) for rx in self._allow_rx)
+
+    def candidates(self, scan: _Scan) -> list[Hit]:
+        found: list[Hit] = []
+        for spec in self._passes:
+            view = scan.view(spec.source)
+            for match in spec.regex.finditer(view):
+                hit = spec.handler(scan, match)
+                if hit is not None:
+                    found.append(hit)
+        found.extend(self._custom_hits(scan))
+        return [hit for hit in found if not self._allowed(scan.value(hit.start, hit.end))]
+
+    def _custom_hits(self, scan: _Scan) -> list[Hit]:
+        hits: list[Hit] = []
+        ascii_only = len(scan.raw) == len(scan.text)
+        for name, regex in self._custom:
+            for match in regex.finditer(scan.text):
+                start, end = match.span()
+                if start == end:
+                    continue
+                if not ascii_only:
+                    start, end = len(scan.text[:start].encode()), len(scan.text[:end].encode())
+                hits.append(Hit(name, start, end, priority=-1))
+        return hits
+
+    def redact(self, text: str) -> Redaction:
+        scan = _Scan(text)
+        chosen = _resolve(self.candidates(scan))
+        labels: dict[str, str] = {}
+        pieces: list[bytes] = []
+        cursor = 0
+        final: list[Hit] = []
+        for hit in chosen:
+            if hit.category == "person":
+                replacement = self._label(scan.raw[hit.start : hit.end], labels)
+            else:
+                replacement = self.policy.placeholder.format(category=hit.category)
+            pieces.append(scan.raw[cursor : hit.start])
+            pieces.append(replacement.encode())
+            cursor = hit.end
+            final.append(hit)
+        pieces.append(scan.raw[cursor:])
+        out = b"".join(pieces).decode("utf-8") if final else text
+        return Redaction(out, _locate(scan.raw, final), labels)
+
+    def _label(self, matched: bytes, labels: dict[str, str]) -> str:
+        person = self._people.get(b" ".join(matched.split()))
+        if person is None:
+            return self.policy.placeholder.format(category="person")
+        label = labels.get(person.key)
+        if label is None:
+            role = _ROLE_LABELS.get(person.role, person.role.replace("-", " ").capitalize())
+            same_role = sum(1 for existing in labels.values() if existing.startswith(f"[{role} "))
+            label = labels[person.key] = f"[{role} {same_role + 1}]"
+        return label
+
+
+def _name_groups(spellings: Iterable[bytes]) -> list[list[bytes]]:
+    """Capitalised names in one alternation (capitals are rare in prose, so the engine's first-character
+    check skips most text), @handles in one led by "@", any other spelling grouped by prefix."""
+    words = sorted(set(spellings), key=len, reverse=True)
+    capitalised = [w for w in words if w[:1].isupper()]
+    handles = [w for w in words if w[:1] == b"@"]
+    others = [w for w in words if w not in capitalised and w not in handles]
+    return [g for g in (capitalised, handles) if g] + _by_prefix(others)
+
+
+def _by_prefix(words: Iterable[bytes]) -> list[list[bytes]]:
+    """Words grouped by their first two bytes, longest first: each group's regex then starts with a
+    literal the engine can jump to, instead of one alternation tried at every position."""
+    groups: dict[bytes, list[bytes]] = {}
+    for word in sorted(set(words), key=len, reverse=True):
+        groups.setdefault(word[:2], []).append(word)
+    return list(groups.values())
+
+
+def _resolve(found: list[Hit]) -> list[Hit]:
+    """Non-overlapping hits: the earliest start wins, then the longest, then the most specific."""
+    found.sort(key=lambda h: (h.start, -(h.end - h.start), h.priority))
+    chosen: list[Hit] = []
+    last_end = -1
+    for hit in found:
+        if hit.start >= last_end:
+            chosen.append(hit)
+            last_end = hit.end
+    return chosen
+
+
+def _locate(raw: bytes, hits: list[Hit]) -> list[Hit]:
+    """Line and column (1-based, in characters of the original text) of each hit, in text order."""
+    located: list[Hit] = []
+    line, line_start, cursor = 1, 0, 0
+    for hit in hits:
+        newlines = raw.count(b"\n", cursor, hit.start)
+        if newlines:
+            line += newlines
+            line_start = raw.rfind(b"\n", cursor, hit.start) + 1
+        cursor = hit.start
+        column = len(raw[line_start : hit.start].decode("utf-8", "replace")) + 1
+        located.append(Hit(hit.category, hit.start, hit.end, line, column))
+    return located
+
+
+# --- entry points -----------------------------------------------------------------------------------
+
+_CACHE: dict[tuple[str, str, str], Redactor] = {}
+
+
+def redactor_for(policy: Mapping[str, Any] | None, audience: Audience) -> Redactor:
+    """The compiled redactor for a whole effective policy dict (`rules.policy`), cached by its content."""
+    policy = policy or {}
+    section = policy.get("redaction") or {}
+    people = policy.get("people") or []
+    key = (json.dumps(section, sort_keys=True, default=str), json.dumps(people, sort_keys=True, default=str), audience)
+    cached = _CACHE.get(key)
+    if cached is None:
+        cached = Redactor(RedactionPolicy.model_validate(section), audience, roster_from_policy(people))
+        if len(_CACHE) >= 64:
+            _CACHE.clear()
+        _CACHE[key] = cached
+    return cached
+
+
+def redact(text: str, audience: Audience = "internal", policy: Mapping[str, Any] | None = None) -> Redaction:
+    return redactor_for(policy, audience).redact(text)
