@@ -47,7 +47,6 @@ from afterword.workflows.models import (
 log = logging.getLogger("afterword.intake")
 
 Action = Literal["started", "matched", "resolved", "reopened", "ignored"]
-PRE_RESOLUTION = {"triggered", "preserving", "awaiting_resolution"}
 TERMINAL = {"closed", "waived"}
 MAX_EPISODES = 100
 
@@ -320,8 +319,8 @@ class Dispatcher:
 
     @staticmethod
     def _episode(number: int, workflow_id: str, status: PostmortemStatus) -> Episode:
-        resolved = None if status.state in PRE_RESOLUTION else status.incident.resolved_at
-        return Episode(number, workflow_id, resolved, terminal=status.state in TERMINAL)
+        # the workflow sets incident.resolved_at on resolve and clears it on reopen
+        return Episode(number, workflow_id, status.incident.resolved_at, terminal=status.state in TERMINAL)
 
     async def _latest_episode(self, org: str, key: str) -> Episode | None:
         """After a restart: walk `key`, `key#2`, ... while they exist; the last one is current."""

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -33,83 +30,53 @@ class PolicyUnavailable(Exception):
     """No valid policy could be loaded for the org (never loaded one successfully): retry later."""
 
 
-@dataclass
-class _Cached:
-    policy: Any
-    signature: tuple[float, ...]
-    checked: float
-    flap_window: timedelta
-
-
 def flap_window(policy_data: dict[str, Any]) -> timedelta:
+    """`[intake] flap_window` of a policy (as `rules.policy` carries it); "30m" when absent."""
+    from afterword.policies import parse_duration as policy_duration
+
     raw = (policy_data.get("intake") or {}).get("flap_window", DEFAULT_FLAP_WINDOW)
     try:
-        return parse_duration(raw)
+        span = policy_duration(str(raw))
     except ValueError:
         log.warning("policy intake.flap_window %r is not a duration; using %s", raw, DEFAULT_FLAP_WINDOW)
         return parse_duration(DEFAULT_FLAP_WINDOW)
+    # a flap is a wall-clock notion; business time counts here as elapsed time
+    return span.wall + timedelta(days=span.business_days) + span.business_time
 
 
 class OrgPolicies:
-    """`PolicySource` over `afterword.policies`: cached per org, last good version kept."""
+    """`PolicySource` over the policy engineer's `PolicyStore` (cached, re-checked every `recheck`
+    seconds, last good version kept when an edit does not validate)."""
 
     def __init__(self, settings: Settings, recheck: float = 2.0) -> None:
-        self.settings = settings
-        self.recheck = recheck
-        self._cache: dict[str, _Cached] = {}
-        self._lock = threading.Lock()
+        from afterword.policies.store import PolicyStore
 
-    # -------------------------------------------------------------- orgs and files
+        self.settings = settings
+        self.store = PolicyStore(settings.policy_dir, recheck=recheck)
+        self._windows: dict[str, tuple[Any, timedelta]] = {}
 
     def check_org(self, org: str) -> None:
         """Raise UnknownTarget (404) unless `org` names the default org or a policy file."""
         if not ORG_NAME.match(org):
             raise UnknownTarget(f"org {org[:80]!r} is not a valid name (letters, digits, '-', '_', '.')")
-        if org == self.settings.default_org or org in self._cache:
+        if org == self.settings.default_org:
             return
         if self.settings.policy_dir is None or not (self.settings.policy_dir / f"{org}.toml").is_file():
             where = self.settings.policy_dir or "(no policy directory configured)"
             raise UnknownTarget(f"unknown org {org!r}: no {org}.toml in {where}")
 
-    def _signature(self, org: str) -> tuple[float, ...]:
-        if self.settings.policy_dir is None:
-            return ()
-        stamps: list[float] = []
-        for path in (self.settings.policy_dir / f"{org}.toml", self.settings.policy_dir):
-            try:
-                stamps.append(path.stat().st_mtime)
-            except OSError:
-                stamps.append(-1.0)
-        return tuple(stamps)
-
     def policy(self, org: str) -> tuple[Any, timedelta]:
-        now = time.monotonic()
-        cached = self._cache.get(org)
-        if cached is not None and now - cached.checked < self.recheck:
-            return cached.policy, cached.flap_window
-        with self._lock:
-            signature = self._signature(org)
-            if cached is not None and cached.signature == signature:
-                cached.checked = now
-                return cached.policy, cached.flap_window
-            try:
-                policy = self._load(org)
-            except Exception as exc:  # a PolicyError with file:line, or an unreadable file
-                if cached is None:
-                    raise PolicyUnavailable(f"policy for org {org!r} does not load: {exc}") from exc
-                log.error("policy for org %r no longer loads, keeping the last good one: %s", org, exc)
-                cached.checked = now
-                cached.signature = signature
-                return cached.policy, cached.flap_window
-            data = policy.model_dump(mode="json")
-            entry = _Cached(policy, signature, now, flap_window(data))
-            self._cache[org] = entry
-            return entry.policy, entry.flap_window
+        from afterword.policies import PolicyError
 
-    def _load(self, org: str) -> Any:
-        from afterword.policies import load_org_policy
-
-        return load_org_policy(org, self.settings.policy_dir)
+        try:
+            policy = self.store.get(org)
+        except PolicyError as exc:  # never loaded successfully: the operator must fix it; senders retry
+            raise PolicyUnavailable(f"the policy for org {org!r} does not load: {exc}") from exc
+        cached = self._windows.get(org)
+        if cached is None or cached[0] is not policy:  # first use, or the store reloaded an edit
+            cached = (policy, flap_window(policy.model_dump(mode="json")))
+            self._windows[org] = cached
+        return cached
 
     # -------------------------------------------------------------- PolicySource
 
