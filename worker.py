@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -91,6 +91,13 @@ async def run(
     `ready` (optional) is set once the worker polls and the intake listens.
     """
     check_policies(settings)
+    serve_intake = intake and settings.intake_port != 0
+    # Imported before anything starts, and only when wanted (so --no-intake works on its own): a
+    # missing module is an ImportError that stops the worker at once, never a silent skip.
+    if serve_intake:
+        from afterword.intake.server import serve
+    if demo:
+        from afterword.examples.demo import run_demo
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
         server: EmbeddedServer | None = None
@@ -102,11 +109,7 @@ async def run(
         await stack.enter_async_context(run_worker(client, settings))
 
         intake_url: str | None = None
-        if intake and settings.intake_port != 0:
-            # Imported here so --no-intake works on its own; when the intake is wanted, a missing
-            # module is an ImportError that stops the worker, never a silent skip.
-            from afterword.intake.server import serve
-
+        if serve_intake:
             running = await stack.enter_async_context(serve(client, settings, announce=False))
             if running is not None:
                 intake_url = f"{running.url}/v1/alerts/<source>"
@@ -115,7 +118,7 @@ async def run(
         if ready is not None:
             ready.set()
 
-        demo_task = asyncio.create_task(_run_demo(client, settings)) if demo else None
+        demo_task = asyncio.create_task(_run_demo(run_demo(client, settings))) if demo else None
         try:
             await asyncio.Future()  # serve until cancelled
         finally:
@@ -126,11 +129,9 @@ async def run(
             log.info("stopping: worker first, then %s", "the embedded server" if server else "nothing else")
 
 
-async def _run_demo(client: Client, settings: Settings) -> None:
-    from afterword.examples.demo import run_demo
-
+async def _run_demo(demo: Awaitable[object]) -> None:
     try:
-        await run_demo(client, settings)
+        await demo
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -243,7 +244,7 @@ def _flush_and_exit(code: int) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     try:
-        code = cli.main(args=argv, prog_name="afterword-worker", standalone_mode=False)
+        code = cli.main(args=argv, standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
