@@ -96,7 +96,7 @@ def check_cmd(files: tuple[Path, ...], policy_dir: Path | None, as_json: bool) -
                     click.echo(f"      {where}: {p['key']}: {p['message']}")
         count = sum(len(r["problems"]) for r in bad)
         if bad:
-            click.echo(f"{count} problem(s) in {len(bad)} file(s)", err=True)
+            click.echo(f"{count} problem(s) in {len(bad)} file(s)")
     if bad:
         raise SystemExit(1)
 

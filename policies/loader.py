@@ -242,6 +242,55 @@ def _anchor_templates_dir(loaded: Loaded) -> None:
             return
 
 
+def _written(data: Any, path: KeyPath) -> bool:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def _prune_inherited_severities(loaded: Loaded) -> None:
+    """A policy that renames its severities (`severities.order`) does not inherit per-severity entries for
+    names it no longer has; entries it writes itself are still checked (and refused if unknown)."""
+    data, own = loaded.data, loaded.sources[0].data
+    order = data.get("severities", {}).get("order")
+    if not isinstance(order, list) or not _written(own, ("severities", "order")):
+        return
+    known = {name for name in order if isinstance(name, str)}
+
+    def prune(path: KeyPath, keep: Any) -> None:
+        table: Any = data
+        for part in path:
+            table = table.get(part) if isinstance(table, dict) else None
+        if not isinstance(table, dict):
+            return
+        for key in [k for k, v in table.items() if not keep(k, v) and not _written(own, (*path, k))]:
+            del table[key]
+
+    def by_name(key: str, value: Any) -> bool:
+        return key in known
+
+    prune(("severities", "requirement"), by_name)
+    for label in list(data.get("severities", {}).get("map", {}) or {}):
+        prune(("severities", "map", label), lambda key, value: value in known)
+    prune(("review", "by_severity"), by_name)
+    prune(("document", "by_severity"), by_name)
+    for name, deadline in (data.get("deadlines") or {}).items():
+        if not isinstance(deadline, dict):
+            continue
+        prune(("deadlines", name, "by_severity"), by_name)
+        applies = deadline.get("applies_to")
+        if isinstance(applies, list) and not _written(own, ("deadlines", name, "applies_to")):
+            deadline["applies_to"] = [s for s in applies if s in known]
+            if applies and not deadline["applies_to"]:
+                deadline["enabled"] = False  # it applied only to severities this policy no longer has
+
+
+def _copy_tables(data: Any) -> Any:
+    return {k: _copy_tables(v) for k, v in data.items()} if isinstance(data, dict) else data
+
+
 def source_files(loaded: Loaded) -> list[Path]:
     return [Path(s.name) for s in loaded.sources if s.name != SHIPPED and not s.name.startswith("<")]
 
@@ -261,7 +310,8 @@ def _load_text(text: str, name: str, base_dir: Path | None, default_org: str | N
     if "name" not in own:
         data["name"] = data.get("org", DEFAULT_NAME)
     data.pop("extends", None)
-    loaded.data = data
+    loaded.data = _copy_tables(data)  # pruning below must not touch the cached shipped default
+    _prune_inherited_severities(loaded)
     _anchor_templates_dir(loaded)
     policy = validate(loaded)
     _check_teams(loaded, policy)

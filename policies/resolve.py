@@ -102,7 +102,7 @@ def _compile(policy: Policy) -> _Compiled:
         label_maps=label_maps,
         requirement={n: severities.requirement.get(n, Requirement.OPTIONAL) for n in severities.order},
         labels={fact: policy.triggers.labels.get(fact, fact) for fact in FACTS},  # type: ignore[call-overload]
-        downtime_minutes=(parse_duration(downtime).wall / timedelta(minutes=1)) if downtime else None,
+        downtime_minutes=None if downtime == "off" else parse_duration(downtime).wall / timedelta(minutes=1),
         calendar=calendar,
         roles={p.handle: list(p.roles) for p in policy.people},
         policy_dict=policy_dict,

@@ -147,9 +147,9 @@ class TriggerPolicy(Section):
         default=2.0, ge=0,
         description="error-budget burn rate multiple at or above which it is required (0: off)"
     )
-    downtime: Duration | None = Field(
+    downtime: Duration | Literal["off"] = Field(
         default="30m",
-        description="user-facing downtime above this (unset: off)",
+        description='user-facing downtime above this ("off": no downtime trigger)',
     )
     revenue_impact: float = Field(
         default=10000, ge=0,
@@ -360,25 +360,43 @@ class Policy(BaseModel):
 
     org: Name = Field(default="default", description="organisation name (the policy file is <org>.toml)")
     name: str = Field(default="default", description="the policy's own name, recorded with each postmortem")
-    description: str = ""
+    description: str = Field(default="", description="what this policy is for (not inherited)")
     extends: str | None = Field(
         default=None,
         description='inherit from "default" (the shipped policy) or a file path relative to this one',
     )
     timezone: TimeZoneName = Field(default="UTC", description="IANA timezone of the organisation")
-    calendar: CalendarPolicy = Field(default_factory=CalendarPolicy)
-    severities: SeverityPolicy = Field(default_factory=SeverityPolicy)
-    triggers: TriggerPolicy = Field(default_factory=TriggerPolicy)
+    calendar: CalendarPolicy = Field(
+        default_factory=CalendarPolicy, description="working days, hours and holidays for business-time deadlines"
+    )
+    severities: SeverityPolicy = Field(
+        default_factory=SeverityPolicy, description="severity names, order, label mapping and which need a postmortem"
+    )
+    triggers: TriggerPolicy = Field(
+        default_factory=TriggerPolicy, description="facts that make a postmortem required whatever the severity"
+    )
     deadlines: dict[Name, DeadlinePolicy] = Field(default_factory=dict, description="deadlines by name")
-    deadline_options: DeadlineOptions = Field(default_factory=DeadlineOptions)
-    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
-    waivers: WaiverPolicy = Field(default_factory=WaiverPolicy)
+    deadline_options: DeadlineOptions = Field(
+        default_factory=DeadlineOptions, description="defaults and checks for all deadlines"
+    )
+    review: ReviewPolicy = Field(
+        default_factory=ReviewPolicy, description="who approves, how many, and the CIRT/legal sign-off"
+    )
+    waivers: WaiverPolicy = Field(
+        default_factory=WaiverPolicy, description="who may waive a postmortem and what the reason must say"
+    )
     roles: dict[Name, str] = Field(default_factory=dict, description="declared roles and what each means")
     people: list[Person] = Field(default_factory=list, description="the roster")
     teams: dict[Name, Team] = Field(default_factory=dict, description="teams and their overrides")
-    document: DocumentPolicy = Field(default_factory=DocumentPolicy)
-    action_items: ActionItemPolicy = Field(default_factory=ActionItemPolicy)
-    escalation: EscalationPolicy = Field(default_factory=EscalationPolicy)
+    document: DocumentPolicy = Field(
+        default_factory=DocumentPolicy, description="the template, required sections and what counts as empty"
+    )
+    action_items: ActionItemPolicy = Field(
+        default_factory=ActionItemPolicy, description="rules for action items: types, due dates, reminders, validation"
+    )
+    escalation: EscalationPolicy = Field(
+        default_factory=EscalationPolicy, description="who hears of breaches"
+    )
     language: LanguagePolicy = Field(default_factory=LanguagePolicy, description="blameless-language gate")
     redaction: RedactionPolicy = Field(default_factory=RedactionPolicy, description="redaction gate")
     intake: IntakePolicy = Field(default_factory=IntakePolicy, description="alert intake")
