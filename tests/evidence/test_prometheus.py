@@ -25,8 +25,8 @@ from .helpers import alertmanager_payload, make_request
 pytestmark = pytest.mark.prometheus
 
 
-async def wait_for_samples(url: str, query: str, minimum: float, timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for_samples(url: str, query: str, minimum: float, within: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     async with httpx.AsyncClient() as client:
         while True:
             body = (await client.get(f"{url}/api/v1/query", params={"query": query})).json()
