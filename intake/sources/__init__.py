@@ -31,4 +31,20 @@ PARSERS: dict[str, Parser] = {
     module.NAME: _guarded(module.NAME, module.parse) for module in (alertmanager, pagerduty, grafana, opsgenie, generic)
 }
 
-__all__ = ["PARSERS", "Notification", "Parser", "Status"]
+
+def detect_source(data: object) -> str | None:
+    """Which source a saved payload came from, by its shape (for replaying files); None if unclear."""
+    if not isinstance(data, dict):
+        return None
+    if data.get("schema") == generic.SCHEMA_V1:
+        return generic.NAME
+    if isinstance(data.get("event"), dict) and "event_type" in data["event"]:
+        return pagerduty.NAME
+    if isinstance(data.get("alert"), dict) and "action" in data:
+        return opsgenie.NAME
+    if "groupKey" in data:
+        return grafana.NAME if "orgId" in data or data.get("version") == "1" else alertmanager.NAME
+    return None
+
+
+__all__ = ["PARSERS", "Notification", "Parser", "Status", "detect_source"]

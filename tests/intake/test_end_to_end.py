@@ -1,0 +1,172 @@
+"""Webhooks into the intake, postmortems on real Temporal (embedded dev server + real worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from afterword.client import Postmortems
+from afterword.intake.api import open_postmortem, resolve_postmortem
+from afterword.intake.server import build_app, run_app
+from afterword.workflows.models import Incident
+
+from .conftest import AM_TOKEN, PD_SECRET, Stack
+from .fakes import example_json
+
+pytestmark = pytest.mark.e2e
+AM_HEADERS = {"Authorization": f"Bearer {AM_TOKEN}"}
+
+
+def am_payload(group: str, status: str, starts: datetime, ends: datetime | None = None, n: int = 1) -> dict[str, Any]:
+    data = example_json("alertmanager-grouped.json")
+    data["groupKey"] = group
+    data["status"] = status
+    alert = data["alerts"][0]
+    data["alerts"] = []
+    for i in range(n):
+        one = json.loads(json.dumps(alert))
+        one["status"] = status
+        one["labels"]["instance"] = f"checkout-{i}:8080"
+        one["startsAt"] = starts.isoformat()
+        one["endsAt"] = (ends or datetime(1, 1, 1, tzinfo=UTC)).isoformat()
+        data["alerts"].append(one)
+    return data
+
+
+async def post(url: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await http.post(url, json=payload, headers=headers or {})
+
+
+async def postmortem_count(client: Client, workflow_prefix: str) -> int:
+    count = 0
+    async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_prefix}'"):
+        count += wf.id.startswith(workflow_prefix)
+    return count
+
+
+async def test_alert_group_lifecycle_storm_flap_and_recurrence(stack: Stack) -> None:
+    group = f'{{}}/{{}}:{{alertname="E2E-{uuid.uuid4().hex[:8]}"}}'
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    url = stack.alerts("alertmanager")
+
+    first = await post(url, am_payload(group, "firing", t0), AM_HEADERS)
+    assert first.status_code == 202, first.text
+    answer = first.json()
+    assert answer["action"] == "started" and answer["requirement"] == "required" and answer["severity"] == "SEV1"
+    workflow_id = answer["workflow_id"]
+    status = await stack.postmortems.wait_for_state(workflow_id, {"awaiting_resolution"})
+    assert status.incident.payload_ref == answer["payload_ref"]
+    assert status.incident.source == "alertmanager" and status.incident.service == "checkout"
+
+    # a storm: 40 concurrent re-sends of the group (growing alert lists), all reach the same postmortem
+    storm = await asyncio.gather(*(post(url, am_payload(group, "firing", t0, n=1 + i % 5), AM_HEADERS) for i in range(40)))
+    assert {r.status_code for r in storm} == {202}
+    assert {r.json()["workflow_id"] for r in storm} == {workflow_id}
+    assert {r.json()["action"] for r in storm} == {"matched"}
+
+    resolved = await post(url, am_payload(group, "resolved", t0, t0 + timedelta(minutes=40)), AM_HEADERS)
+    assert resolved.json()["action"] == "resolved"
+    status = await stack.postmortems.wait_for_state(workflow_id, {"drafting"})
+    assert status.incident.resolved_at == t0 + timedelta(minutes=40)
+
+    # the same group fires again 5 minutes after it resolved: within the 10 min flap window -> reopened
+    flap = await post(url, am_payload(group, "firing", t0 + timedelta(minutes=45)), AM_HEADERS)
+    assert (flap.json()["action"], flap.json()["workflow_id"]) == ("reopened", workflow_id)
+    await stack.postmortems.wait_for_state(workflow_id, {"awaiting_resolution"})
+    again = await post(url, am_payload(group, "resolved", t0 + timedelta(minutes=45), t0 + timedelta(minutes=50)), AM_HEADERS)
+    assert again.json()["action"] == "resolved"
+    await stack.postmortems.wait_for_state(workflow_id, {"drafting"})
+
+    # two hours later it fires again: a recurrence, with a postmortem of its own
+    later = await post(url, am_payload(group, "firing", t0 + timedelta(hours=2, minutes=50)), AM_HEADERS)
+    assert later.json()["action"] == "started"
+    assert later.json()["workflow_id"] != workflow_id
+    assert await postmortem_count(stack.client, workflow_id) == 2  # pm-e2e-<hash> and its "#2"
+
+
+async def test_pagerduty_signed_deliveries_retries_and_resolution(stack: Stack) -> None:
+    incident_id = f"P{uuid.uuid4().hex[:6].upper()}"
+    url = stack.alerts("pagerduty")
+
+    async def deliver(name: str, webhook_id: str, secret: str = PD_SECRET) -> httpx.Response:
+        payload = example_json(f"pagerduty-{name}.json")
+        payload["event"]["data"]["id"] = incident_id
+        body = json.dumps(payload).encode()
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-Webhook-Id": webhook_id,
+                   "X-PagerDuty-Signature": f"v1=deadbeef,v1={signature}"}
+        async with httpx.AsyncClient(timeout=10) as http:
+            return await http.post(url, content=body, headers=headers)
+
+    forged = await deliver("triggered", "w-0", secret="not-the-secret")
+    assert forged.status_code == 401
+    first, retry = await asyncio.gather(deliver("triggered", "w-1"), deliver("triggered", "w-1"))
+    assert first.status_code == retry.status_code == 202
+    assert sorted([first.json()["duplicate"], retry.json()["duplicate"]]) == [False, True]
+    workflow_id = first.json()["workflow_id"]
+    assert workflow_id == f"pm-e2e-{incident_id}"
+    assert (await deliver("acknowledged", "w-2")).json()["action"] == "matched"
+    assert (await deliver("resolved", "w-3")).json()["action"] == "resolved"
+    status = await stack.postmortems.wait_for_state(workflow_id, {"drafting"})
+    assert status.severity == "SEV1"
+    assert await postmortem_count(stack.client, workflow_id) == 1
+
+
+async def test_policy_none_starts_nothing(stack: Stack) -> None:
+    key = f"low-{uuid.uuid4().hex[:8]}"
+    alert = example_json("generic-firing.json") | {"key": key, "severity": "SEV5"}
+    response = await post(stack.alerts("generic"), alert)
+    answer = response.json()
+    assert response.status_code == 202 and answer["requirement"] == "none" and answer["action"] == "ignored"
+    assert answer["reasons"]
+    assert await postmortem_count(stack.client, f"pm-e2e-{key}") == 0
+
+
+async def test_refused_input_starts_nothing_on_real_temporal(stack: Stack) -> None:
+    key = f"bad-{uuid.uuid4().hex[:8]}"
+    bad = example_json("generic-firing.json") | {"key": key, "status": "exploding"}
+    assert (await post(stack.alerts("generic"), bad)).status_code == 400
+    unsigned = am_payload(key, "firing", datetime.now(UTC))
+    assert (await post(stack.alerts("alertmanager"), unsigned)).status_code == 401
+    assert await postmortem_count(stack.client, f"pm-e2e-{key}") == 0
+
+
+async def test_unreachable_temporal_answers_503_with_retry_after(stack: Stack, tmp_path: Any) -> None:
+    from afterword.connection import connect
+
+    dead = stack.settings.model_copy(update={"temporal_address": "127.0.0.1:1", "data_dir": tmp_path})
+    try:
+        client = await asyncio.wait_for(connect(dead), timeout=5)
+    except Exception:
+        client = await Client.connect("127.0.0.1:1", lazy=True)
+    app = build_app(Postmortems(client, dead), dead)
+    async with run_app(app, "127.0.0.1", 0) as running:
+        response = await post(f"{running.url}/v1/alerts/generic", example_json("generic-firing.json"))
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+
+
+async def test_python_api_opens_through_the_policy(stack: Stack) -> None:
+    key = f"api-{uuid.uuid4().hex[:8]}"
+    incident = Incident(org="e2e", key=key, source="api", title="Ledger job stuck", severity="SEV2",
+                        service="ledger", started_at=datetime.now(UTC))
+    opened = await open_postmortem(stack.client, stack.settings, incident)
+    assert opened.created and opened.requirement == "required" and opened.workflow_id == f"pm-e2e-{key}"
+    assert not (await open_postmortem(stack.client, stack.settings, incident)).created
+    low = incident.model_copy(update={"key": f"{key}-low", "severity": "SEV5"})
+    skipped = await open_postmortem(stack.client, stack.settings, low)
+    assert skipped.workflow_id is None and skipped.requirement == "none" and skipped.reasons
+    await resolve_postmortem(stack.client, stack.settings, "e2e", key)
+    await stack.postmortems.wait_for_state(opened.workflow_id, {"drafting"})
+
+
