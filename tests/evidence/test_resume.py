@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -120,7 +119,7 @@ async def test_capture_killed_mid_way_completes_after_restart(
     request_file.write_text(req.model_dump_json())
     archive = EvidenceArchive(settings.evidence_dir, store, req.postmortem_id)
 
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(settings.data_dir), str(request_file)])
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, str(settings.data_dir), str(request_file))
     try:
         for _ in range(200):  # wait until the log file is in and the child hangs on the slow backend
             journal = archive.read_journal("trigger")
@@ -131,7 +130,7 @@ async def test_capture_killed_mid_way_completes_after_restart(
             pytest.fail("the capture never got past the log source")
         os.kill(child.pid, signal.SIGKILL)
     finally:
-        child.wait()
+        await child.wait()
     assert archive.head() is None  # nothing was sealed before the kill
     created = archive.read_journal("trigger")["created_at"]  # type: ignore[index]
 
