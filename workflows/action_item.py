@@ -76,6 +76,7 @@ class ActionItemWorkflow:
             postmortem_id=self.inp.postmortem_id, kind=kind, to=sorted(set(to)), subject=subject,
             body=f"Action item {self.item.item_id} of {self.inp.postmortem_id}: {self.item.spec.title}\n"
             f"Success criterion: {self.item.spec.success_criterion}",
+            at=workflow.now(), deadline=self.item.item_id,
         )
         try:
             await workflow.execute_activity(

@@ -373,6 +373,8 @@ class Notification(Model):
     to: list[str]
     subject: str
     body: str = ""
+    at: datetime | None = Field(default=None, description="workflow time the notification was due to go out")
+    deadline: str | None = Field(default=None, description="the deadline a reminder or escalation is about")
 
 
 class DueRequest(Model):

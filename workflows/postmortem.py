@@ -176,10 +176,12 @@ class PostmortemWorkflow:
             raise _rejected(f"the postmortem is {self.state.value}; nothing more can change")
 
     async def _notify(
-        self, kind: Literal["reminder", "escalation", "info"], to: list[str], subject: str, body: str = ""
+        self, kind: Literal["reminder", "escalation", "info"], to: list[str], subject: str, body: str = "",
+        deadline: str | None = None,
     ) -> None:
         note = Notification(
-            postmortem_id=self.id, kind=kind, to=sorted(set(to)) or ["unassigned"], subject=subject, body=body
+            postmortem_id=self.id, kind=kind, to=sorted(set(to)) or ["unassigned"], subject=subject, body=body,
+            at=workflow.now(), deadline=deadline,
         )
         try:
             await workflow.execute_activity(
@@ -234,6 +236,7 @@ class PostmortemWorkflow:
                 "reminder", [self.owner] if self.owner else self.rules.escalation,
                 f"[{self.rules.severity}] {self.incident.title}: {rule.name} due {due_at.isoformat()}",
                 f"Postmortem {self.id} ({self.state.value}): the {rule.name} deadline is {due_at.isoformat()}.",
+                deadline=rule.name,
             )
 
         async def breach() -> None:
@@ -248,6 +251,7 @@ class PostmortemWorkflow:
                 f"[{self.rules.severity}] OVERDUE {rule.name}: {self.incident.title}",
                 f"Postmortem {self.id} missed its {rule.name} deadline ({due.isoformat()}); "
                 f"it is {self.state.value}. The work still has to be done.",
+                deadline=rule.name,
             )
 
         in_time = await run_clock(due, rule.reminders, lambda: self._clock_done(clock), remind, breach)

@@ -1,0 +1,304 @@
+"""The postmortem lifecycle on the time-skipping server: deadlines, reminders, gates and a full run."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from afterword.activities.store import ContentStore
+from afterword.client import Postmortems, Rejected
+from afterword.settings import Settings
+from afterword.workflows.models import (
+    ActionItemSpec,
+    ActionType,
+    Actor,
+    AddActionRequest,
+    ApproveRequest,
+    AssignRequest,
+    ChangesRequest,
+    CompleteRequest,
+    DraftSubmission,
+    DropRequest,
+    PostmortemStatus,
+    ResolveRequest,
+    SignoffRequest,
+    ValidateRequest,
+    WaiveRequest,
+)
+from tests.helpers import complete_draft, make_incident, make_rules, outbox
+
+pytestmark = pytest.mark.asyncio
+
+
+def key() -> str:
+    return f"inc-{uuid.uuid4().hex[:10]}"
+
+
+async def until(postmortems: Postmortems, wid: str, check: Any, within: float = 20.0) -> PostmortemStatus:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    while True:
+        status = await postmortems.status(wid)
+        if check(status):
+            return status
+        if loop.time() > end:
+            raise AssertionError(f"{wid} never got there; it is {status.state}: {status.open_gates}")
+        await asyncio.sleep(0.05)
+
+
+def notes(settings: Settings, wid: str, kind: str, deadline: str | None = None) -> list[dict[str, Any]]:
+    return [
+        n for n in outbox(settings.outbox_path)
+        if n["postmortem_id"] == wid and n["kind"] == kind and (deadline is None or n["deadline"] == deadline)
+    ]
+
+
+def clock(status: PostmortemStatus, name: str) -> Any:
+    return next(d for d in status.deadlines if d.name == name)
+
+
+async def submit(postmortems: Postmortems, settings: Settings, wid: str, by: str, text: str | None = None) -> Any:
+    ref = ContentStore(settings.store_dir).put_bytes((text or complete_draft()).encode())
+    return await postmortems.submit_draft(wid, DraftSubmission(by=by, document_ref=ref))
+
+
+def action(title: str, owner: str, due: datetime) -> AddActionRequest:
+    return AddActionRequest(
+        by="olivia",
+        item=ActionItemSpec(title=title, owner=owner, due=due, type=ActionType.PREVENT,
+                            success_criterion="the alert stays quiet for a week under production load"),
+    )
+
+
+async def test_draft_deadline_runs_from_resolution_and_escalates_once(
+    ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
+) -> None:
+    opened = await postmortems.open(make_incident(key()), make_rules())
+    wid = opened.workflow_id
+    await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
+    await until(postmortems, wid, lambda s: s.state == "awaiting_resolution")
+
+    await ts_env.sleep(timedelta(hours=10))  # the incident is still going on: no draft clock yet
+    await postmortems.resolve(wid, ResolveRequest(by="alertmanager"))
+    status = await until(postmortems, wid, lambda s: s.state == "drafting")
+    resolved_at = status.incident.resolved_at
+    assert resolved_at is not None
+    due = clock(status, "draft").due_at
+    assert due == resolved_at + timedelta(hours=72)
+
+    # 81 h after the trigger (71 h after resolution): a clock started at trigger would have breached
+    await ts_env.sleep(timedelta(hours=71))
+    status = await postmortems.status(wid)
+    assert not clock(status, "draft").breached
+    assert not status.overdue
+    reminders = notes(ts_settings, wid, "reminder", "draft")
+    assert [datetime.fromisoformat(r["at"]) for r in reminders] == [due - timedelta(hours=24), due - timedelta(hours=2)]
+
+    await ts_env.sleep(timedelta(hours=2))
+    status = await until(postmortems, wid, lambda s: clock(s, "draft").breached)
+    assert clock(status, "draft").breached_at == due
+    assert status.overdue
+    assert status.state == "drafting"  # a breach never stops the process
+
+    await ts_env.sleep(timedelta(hours=100))
+    escalations = notes(ts_settings, wid, "escalation", "draft")
+    assert len(escalations) == 1
+    assert "mia" in escalations[0]["to"] and "olivia" in escalations[0]["to"]
+
+    # the late draft is still accepted, and the overdue mark clears once it is in
+    await submit(postmortems, ts_settings, wid, "olivia")
+    status = await until(postmortems, wid, lambda s: s.state == "in_review")
+    assert clock(status, "draft").met_at is not None
+    publish_breached = clock(status, "publish").breached
+    assert status.overdue is publish_breached
+
+
+async def test_owner_deadline_reminds_then_escalates_without_an_owner(
+    ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
+) -> None:
+    wid = (await postmortems.open(make_incident(key()), make_rules())).workflow_id
+    await until(postmortems, wid, lambda s: s.state == "awaiting_resolution")
+    await ts_env.sleep(timedelta(hours=25))
+    status = await until(postmortems, wid, lambda s: clock(s, "owner").breached)
+    assert clock(status, "owner").reminders_sent == 1
+    assert len(notes(ts_settings, wid, "escalation", "owner")) == 1
+    await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
+    status = await postmortems.status(wid)
+    assert not status.overdue and status.owner == "olivia"
+
+
+async def test_wrong_state_and_self_approval_are_refused_with_their_reason(
+    postmortems: Postmortems, ts_settings: Settings
+) -> None:
+    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
+
+    with pytest.raises(Rejected, match="cannot approve while the postmortem is drafting; allowed in: in_review"):
+        await postmortems.approve(wid, ApproveRequest(by="rita"))
+    with pytest.raises(Rejected, match="no owner is assigned"):
+        await submit(postmortems, ts_settings, wid, "olivia")
+    with pytest.raises(Rejected, match="not in the policy's roster"):
+        await postmortems.assign(wid, AssignRequest(by="mia", owner="mallory"))
+
+    await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
+    await submit(postmortems, ts_settings, wid, "olivia")
+    await until(postmortems, wid, lambda s: s.state == "in_review")
+    with pytest.raises(Rejected, match="'olivia' owns or wrote this draft and cannot approve it"):
+        await postmortems.approve(wid, ApproveRequest(by="olivia"))
+    with pytest.raises(Rejected, match="'mallory' is not a reviewer"):
+        await postmortems.approve(wid, ApproveRequest(by="mallory"))
+    await postmortems.approve(wid, ApproveRequest(by="rita"))
+    with pytest.raises(Rejected, match="'rita' has already approved"):
+        await postmortems.approve(wid, ApproveRequest(by="rita"))
+    with pytest.raises(Rejected, match="may not waive"):
+        await postmortems.waive(wid, WaiveRequest(by="rita", reason="a long enough reason"))
+    with pytest.raises(Rejected, match="at least 10 characters"):
+        await postmortems.waive(wid, WaiveRequest(by="mia", reason="meh"))
+
+    status = await postmortems.status(wid)
+    assert status.state == "in_review" and status.approvals == ["rita"]
+
+
+async def test_a_draft_with_gaps_stays_in_drafting_with_findings(
+    postmortems: Postmortems, ts_settings: Settings
+) -> None:
+    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
+    await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
+    rendered = (await postmortems.status(wid)).draft_ref
+    assert rendered is not None
+    # the machine's first draft has prompts where people must write: it cannot pass as it is
+    result = await submit(postmortems, ts_settings, wid, "olivia", ContentStore(ts_settings.store_dir).get_text(rendered))
+    assert result.state == "drafting"
+    assert any(f.gate == "sections" or f.rule.startswith("section") for f in result.findings), result.findings
+    status = await postmortems.status(wid)
+    assert status.state == "drafting" and status.findings
+
+
+async def test_duplicate_start_reaches_the_same_postmortem(postmortems: Postmortems) -> None:
+    incident = make_incident(key())
+    first = await postmortems.open(incident, make_rules())
+    second = await postmortems.open(incident, make_rules())
+    assert first.workflow_id == second.workflow_id
+    assert first.created and not second.created
+    status = await postmortems.status(first.workflow_id)
+    assert [a.event for a in status.audit].count("opened") == 1
+
+
+async def test_whole_lifecycle_with_two_action_items_reaches_closed(
+    ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
+) -> None:
+    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
+    await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
+    now = await ts_env.get_current_time()
+    await postmortems.add_action(wid, action("Bound the pool size in the config schema", "olivia", now + timedelta(days=30)))
+    await postmortems.add_action(wid, action("Route canary traffic through payments", "rita", now + timedelta(days=30)))
+
+    await submit(postmortems, ts_settings, wid, "olivia")
+    await postmortems.approve(wid, ApproveRequest(by="rita"))
+    await postmortems.request_changes(wid, ChangesRequest(by="ravi", reason="add the customer count"))
+    assert (await postmortems.status(wid)).approvals == []
+    await submit(postmortems, ts_settings, wid, "olivia")
+    await postmortems.approve(wid, ApproveRequest(by="rita"))
+    result = await postmortems.approve(wid, ApproveRequest(by="ravi"))
+    assert result.state == "redacting"
+    await until(postmortems, wid, lambda s: bool(s.redaction))
+    await postmortems.accept_redaction(wid, Actor(by="rita"))
+    status = await until(postmortems, wid, lambda s: s.state == "tracking")
+    assert status.publication is not None
+    log = subprocess.run(["git", "-C", str(ts_settings.archive_dir), "log", "--format=%s"], capture_output=True,
+                         text=True, check=True).stdout
+    assert f"Publish {wid}" in log
+
+    first, second = (postmortems.action_workflow_id(wid, i) for i in ("ai-1", "ai-2"))
+    await postmortems.complete_action(first, CompleteRequest(by="olivia"))
+    with pytest.raises(Rejected, match="validation must come from someone else"):
+        await postmortems.validate_action(first, ValidateRequest(by="olivia", evidence="looks fine"))
+    await postmortems.validate_action(first, ValidateRequest(by="rita", passed=False, evidence="CI accepted pool 2"))
+    await postmortems.complete_action(first, CompleteRequest(by="olivia", note="schema fixed"))
+    await postmortems.validate_action(first, ValidateRequest(by="rita", evidence="CI rejects pool size 2: run 881"))
+    with pytest.raises(Rejected, match="needs a reason"):
+        await postmortems.drop_action(second, DropRequest(by="rita", reason="no"))
+    await postmortems.complete_action(second, CompleteRequest(by="rita"))
+    status = await until(postmortems, wid, lambda s: s.state == "validating")
+    assert [i.status.value for i in status.action_items] == ["validated", "completed"]
+    await postmortems.validate_action(second, ValidateRequest(by="ravi", evidence="canary dashboard shows payments"))
+
+    final = await ts_env.client.get_workflow_handle(wid, result_type=PostmortemStatus).result()
+    assert final.state == "closed"
+    assert all(i.status.value == "validated" for i in final.action_items)
+    assert [a.event for a in final.audit if "->" in a.event][-1] == "validating -> closed"
+
+
+async def test_action_item_reminds_before_due_and_escalates_after(
+    ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
+) -> None:
+    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    await until(postmortems, wid, lambda s: s.state == "drafting")
+    due = await ts_env.get_current_time() + timedelta(days=10)
+    await postmortems.add_action(wid, action("Add a canary for payments", "olivia", due))
+    await ts_env.sleep(timedelta(days=10, hours=1))
+    status = await until(postmortems, wid, lambda s: s.action_items and s.action_items[0].overdue)
+    item = status.action_items[0]
+    assert item.reminders_sent == 1 and item.escalations == 1
+    sent = [n for n in outbox(ts_settings.outbox_path) if n["deadline"] == "ai-1" and n["postmortem_id"] == wid]
+    assert [(n["kind"], datetime.fromisoformat(n["at"])) for n in sent] == [
+        ("reminder", due - timedelta(days=2)), ("escalation", due)
+    ]
+    await ts_env.sleep(timedelta(days=7))  # the weekly review reminder for the overdue item
+    status = await until(postmortems, wid, lambda s: s.action_items[0].reminders_sent == 2)
+    assert status.action_items[0].escalations == 1
+
+
+async def test_security_incident_needs_cirt_signoff_before_publishing(
+    postmortems: Postmortems, ts_settings: Settings
+) -> None:
+    rules = make_rules(external_summary=True)
+    wid = (await postmortems.open(make_incident(key(), resolved=True, security=True), rules)).workflow_id
+    await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
+    await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
+    await submit(postmortems, ts_settings, wid, "olivia")
+    await postmortems.approve(wid, ApproveRequest(by="rita"))
+    await postmortems.approve(wid, ApproveRequest(by="ravi"))
+    status = await until(postmortems, wid, lambda s: len(s.redaction) == 2)
+    assert {r.audience for r in status.redaction} == {"internal", "external"}
+    await postmortems.accept_redaction(wid, Actor(by="rita"))
+    status = await postmortems.status(wid)
+    assert status.state == "redacting" and "CIRT/legal sign-off" in status.open_gates
+    with pytest.raises(Rejected, match="'rita' may not sign off"):
+        await postmortems.sign_off(wid, SignoffRequest(by="rita"))
+    await postmortems.sign_off(wid, SignoffRequest(by="sam", note="no customer data exposed"))
+    status = await until(postmortems, wid, lambda s: s.state == "closed")
+    assert status.publication is not None and status.publication.external_path is not None
+
+
+async def test_waiver_needs_a_permitted_person_and_a_reason(postmortems: Postmortems) -> None:
+    wid = (await postmortems.open(make_incident(key()), make_rules(requirement="optional"))).workflow_id
+    await until(postmortems, wid, lambda s: s.state == "awaiting_resolution")
+    await postmortems.waive(wid, WaiveRequest(by="mia", reason="covered by the runbook, no customer impact"))
+    status = await postmortems.status(wid)
+    assert status.state == "waived" and status.waiver_reason == "covered by the runbook, no customer impact"
+    with pytest.raises(Rejected, match="waived; nothing more can change"):
+        await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
+
+
+async def test_a_flap_reopens_the_same_postmortem_and_restarts_the_draft_clock(
+    ts_env: WorkflowEnvironment, postmortems: Postmortems
+) -> None:
+    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    await until(postmortems, wid, lambda s: s.state == "drafting")
+    await postmortems.reopen(wid, Actor(by="alertmanager"))
+    status = await postmortems.status(wid)
+    assert status.state == "awaiting_resolution" and status.incident.resolved_at is None
+    await ts_env.sleep(timedelta(hours=5))
+    await postmortems.resolve(wid, ResolveRequest(by="alertmanager"))
+    status = await until(postmortems, wid, lambda s: s.state == "drafting")
+    assert status.incident.resolved_at is not None
+    assert clock(status, "draft").due_at == status.incident.resolved_at + timedelta(hours=72)
