@@ -1,9 +1,156 @@
-"""`afterword` commands for gates (filled in by its area)."""
+"""`afterword lint`, `afterword redact`, `afterword check`: the quality gates on a Markdown file.
+
+They run the same code as the workflow's gates, with the policy given by `--policy` (a TOML file),
+else the organisation's policy from AFTERWORD_POLICY_DIR / AFTERWORD_ORG, else the shipped default.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+from pydantic import ValidationError
+
+from afterword.workflows.models import Finding
+
+FILE_ARG = click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+POLICY_OPT = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _policy(path: Path | None) -> dict[str, Any]:
+    """The whole effective policy as the workflow sees it (`rules.policy`)."""
+    from afterword.policies import PolicyError, load_org_policy, load_policy
+    from afterword.settings import Settings
+
+    try:
+        if path is not None:
+            policy = load_policy(path)
+        else:
+            settings = Settings.from_env()
+            policy = load_org_policy(settings.default_org, settings.policy_dir)
+    except PolicyError as err:
+        raise click.ClickException(f"the policy does not load:\n{err}") from None
+    return policy.model_dump(mode="json")
+
+
+def _read(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not UTF-8 text") from None
+
+
+def _required_sections(policy: dict[str, Any], severity: str | None) -> list[str]:
+    document = policy.get("document") or {}
+    sections = list(document.get("required_sections") or [])
+    if severity:
+        override = (document.get("by_severity") or {}).get(severity) or {}
+        if override.get("required_sections") is not None:
+            sections = list(override["required_sections"])
+    return sections
+
+
+def _print_findings(name: str, findings: list[Finding]) -> None:
+    for f in findings:
+        where = f"{name}:{f.line or 0}:{f.column or 0}"
+        click.echo(f"{where}: {f.severity} [{f.rule}] {f.message}")
+        if f.suggestion:
+            click.echo(f"    suggestion: {f.suggestion}")
+
+
+def _summary(findings: list[Finding]) -> str:
+    errors = sum(f.severity == "error" for f in findings)
+    return f"{errors} error(s), {len(findings) - errors} warning(s)"
+
+
+def _bad_policy(exc: ValidationError) -> click.ClickException:
+    return click.ClickException(f"the policy's [language]/[redaction] settings do not validate:\n{exc}")
+
+
+@click.command("lint")
+@click.argument("file", type=FILE_ARG)
+@click.option("--policy", "policy_path", type=POLICY_OPT, help="policy TOML file (default: the org's policy)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def lint_cmd(file: Path, policy_path: Path | None, fmt: str) -> None:
+    """Check FILE for blaming language; exit status 1 when any finding is an error."""
+    from afterword.activities.language import linter_for
+
+    policy = _policy(policy_path)
+    try:
+        findings = linter_for(policy).lint(_read(file))
+    except ValidationError as exc:
+        raise _bad_policy(exc) from None
+    if fmt == "json":
+        click.echo(json.dumps([f.model_dump(mode="json") for f in findings], indent=2))
+    else:
+        _print_findings(str(file), findings)
+        click.echo(_summary(findings), err=True)
+    if any(f.severity == "error" for f in findings):
+        sys.exit(1)
+
+
+@click.command("redact")
+@click.argument("file", type=FILE_ARG)
+@click.option("--audience", type=click.Choice(["internal", "external"]), required=True)
+@click.option("--policy", "policy_path", type=POLICY_OPT, help="policy TOML file (default: the org's policy)")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the redaction report (JSON: categories, places, counts; never values) here",
+)
+def redact_cmd(file: Path, audience: str, policy_path: Path | None, report_path: Path | None) -> None:
+    """Write FILE redacted for AUDIENCE to stdout: internal removes secrets; external also removes
+    personal data, roster names (replaced by role labels), internal hostnames and listed terms."""
+    from afterword.activities.gates import redact_text
+
+    policy = _policy(policy_path)
+    try:
+        redacted, report = redact_text(_read(file), "external" if audience == "external" else "internal", policy)
+    except ValidationError as exc:
+        raise _bad_policy(exc) from None
+    click.echo(redacted, nl=False)
+    data = report.model_dump(mode="json", exclude={"redacted_ref"})
+    if report_path is not None:
+        report_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing"
+    click.echo(f"redacted for {audience}: {counts}", err=True)
+
+
+@click.command("check")
+@click.argument("file", type=FILE_ARG)
+@click.option("--policy", "policy_path", type=POLICY_OPT, help="policy TOML file (default: the org's policy)")
+@click.option("--severity", help="use this severity's required sections (document.by_severity)")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check_cmd(file: Path, policy_path: Path | None, severity: str | None, fmt: str) -> None:
+    """Run the draft gates on FILE: required sections, action items, blameless language.
+
+    Prints the findings and the completeness score; exit status 1 when the draft would be refused.
+    """
+    from afterword.activities.gates import check_text
+
+    policy = _policy(policy_path)
+    try:
+        result = check_text(_read(file), _required_sections(policy, severity), policy)
+    except ValidationError as exc:
+        raise _bad_policy(exc) from None
+    if fmt == "json":
+        click.echo(result.model_dump_json(indent=2))
+    else:
+        _print_findings(str(file), result.findings)
+        verdict = "passes" if result.ok else "would be refused"
+        click.echo(f"completeness {result.completeness:.0%}; {_summary(result.findings)}; the draft {verdict}")
+    if not result.ok:
+        sys.exit(1)
 
 
 def register(main: click.Group) -> None:
     """Add this area's commands to the `afterword` group."""
+    main.add_command(lint_cmd)
+    main.add_command(redact_cmd)
+    main.add_command(check_cmd)
