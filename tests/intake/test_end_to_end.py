@@ -8,6 +8,7 @@ import hmac
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,11 +16,14 @@ import pytest
 from temporalio.client import Client
 
 from afterword.client import Postmortems
+from afterword.connection import connect
 from afterword.intake.api import open_postmortem, resolve_postmortem
+from afterword.intake.config import IntakeConfig
 from afterword.intake.server import build_app, run_app
+from afterword.server import EmbeddedServer
 from afterword.workflows.models import Incident
 
-from .conftest import AM_TOKEN, PD_SECRET, Stack
+from .conftest import AM_TOKEN, PD_SECRET, Stack, free_port
 from .fakes import example_json
 
 pytestmark = pytest.mark.e2e
@@ -69,10 +73,14 @@ async def test_alert_group_lifecycle_storm_flap_and_recurrence(stack: Stack) -> 
     assert status.incident.source == "alertmanager" and status.incident.service == "checkout"
 
     # a storm: 40 concurrent re-sends of the group (growing alert lists), all reach the same postmortem
-    storm = await asyncio.gather(*(post(url, am_payload(group, "firing", t0, n=1 + i % 5), AM_HEADERS) for i in range(40)))
+    storm = await asyncio.gather(
+        *(post(url, am_payload(group, "firing", t0, n=1 + i % 5), AM_HEADERS) for i in range(40))
+    )
     assert {r.status_code for r in storm} == {202}
     assert {r.json()["workflow_id"] for r in storm} == {workflow_id}
-    assert {r.json()["action"] for r in storm} == {"matched"}
+    # copies identical to the first delivery get its answer again (duplicate); the others match
+    assert all(r.json()["action"] == "matched" or r.json()["duplicate"] for r in storm)
+    assert await postmortem_count(stack.client, workflow_id) == 1
 
     resolved = await post(url, am_payload(group, "resolved", t0, t0 + timedelta(minutes=40)), AM_HEADERS)
     assert resolved.json()["action"] == "resolved"
@@ -83,7 +91,9 @@ async def test_alert_group_lifecycle_storm_flap_and_recurrence(stack: Stack) -> 
     flap = await post(url, am_payload(group, "firing", t0 + timedelta(minutes=45)), AM_HEADERS)
     assert (flap.json()["action"], flap.json()["workflow_id"]) == ("reopened", workflow_id)
     await stack.postmortems.wait_for_state(workflow_id, {"awaiting_resolution"})
-    again = await post(url, am_payload(group, "resolved", t0 + timedelta(minutes=45), t0 + timedelta(minutes=50)), AM_HEADERS)
+    again = await post(
+        url, am_payload(group, "resolved", t0 + timedelta(minutes=45), t0 + timedelta(minutes=50)), AM_HEADERS
+    )
     assert again.json()["action"] == "resolved"
     await stack.postmortems.wait_for_state(workflow_id, {"drafting"})
 
@@ -91,7 +101,9 @@ async def test_alert_group_lifecycle_storm_flap_and_recurrence(stack: Stack) -> 
     later = await post(url, am_payload(group, "firing", t0 + timedelta(hours=2, minutes=50)), AM_HEADERS)
     assert later.json()["action"] == "started"
     assert later.json()["workflow_id"] != workflow_id
-    assert await postmortem_count(stack.client, workflow_id) == 2  # pm-e2e-<hash> and its "#2"
+    recurrence = await stack.postmortems.wait_for_state(later.json()["workflow_id"], {"awaiting_resolution"})
+    assert recurrence.incident.key == f"{group}#2"
+    assert (await stack.postmortems.status(workflow_id)).state == "drafting"  # the first one carries on
 
 
 async def test_pagerduty_signed_deliveries_retries_and_resolution(stack: Stack) -> None:
@@ -103,8 +115,11 @@ async def test_pagerduty_signed_deliveries_retries_and_resolution(stack: Stack) 
         payload["event"]["data"]["id"] = incident_id
         body = json.dumps(payload).encode()
         signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/json", "X-Webhook-Id": webhook_id,
-                   "X-PagerDuty-Signature": f"v1=deadbeef,v1={signature}"}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Webhook-Id": webhook_id,
+            "X-PagerDuty-Signature": f"v1=deadbeef,v1={signature}",
+        }
         async with httpx.AsyncClient(timeout=10) as http:
             return await http.post(url, content=body, headers=headers)
 
@@ -141,25 +156,35 @@ async def test_refused_input_starts_nothing_on_real_temporal(stack: Stack) -> No
     assert await postmortem_count(stack.client, f"pm-e2e-{key}") == 0
 
 
-async def test_unreachable_temporal_answers_503_with_retry_after(stack: Stack, tmp_path: Any) -> None:
-    from afterword.connection import connect
-
-    dead = stack.settings.model_copy(update={"temporal_address": "127.0.0.1:1", "data_dir": tmp_path})
-    try:
-        client = await asyncio.wait_for(connect(dead), timeout=5)
-    except Exception:
-        client = await Client.connect("127.0.0.1:1", lazy=True)
-    app = build_app(Postmortems(client, dead), dead)
+async def test_temporal_gone_answers_503_with_retry_after_and_then_recovers(stack: Stack, tmp_path: Path) -> None:
+    settings = stack.settings.model_copy(
+        update={"data_dir": tmp_path, "embedded_port": free_port(), "embedded_ui_port": free_port()}
+    )
+    config = IntakeConfig(allow_unauthenticated=True, temporal_timeout=timedelta(seconds=2))
+    alert = example_json("generic-firing.json") | {"key": f"gone-{uuid.uuid4().hex[:8]}"}
+    server = EmbeddedServer(settings, headless=True)
+    await server.start()
+    client = await connect(settings)
+    app = build_app(Postmortems(client, settings), settings, config=config)
     async with run_app(app, "127.0.0.1", 0) as running:
-        response = await post(f"{running.url}/v1/alerts/generic", example_json("generic-firing.json"))
-    assert response.status_code == 503
-    assert int(response.headers["Retry-After"]) > 0
+        await server.stop()  # Temporal goes away under a running intake
+        refused = await post(f"{running.url}/v1/alerts/generic", alert)
+        assert refused.status_code == 503, refused.text
+        assert int(refused.headers["Retry-After"]) > 0
+        assert "retry later" in refused.json()["reason"]
 
 
 async def test_python_api_opens_through_the_policy(stack: Stack) -> None:
     key = f"api-{uuid.uuid4().hex[:8]}"
-    incident = Incident(org="e2e", key=key, source="api", title="Ledger job stuck", severity="SEV2",
-                        service="ledger", started_at=datetime.now(UTC))
+    incident = Incident(
+        org="e2e",
+        key=key,
+        source="api",
+        title="Ledger job stuck",
+        severity="SEV2",
+        service="ledger",
+        started_at=datetime.now(UTC),
+    )
     opened = await open_postmortem(stack.client, stack.settings, incident)
     assert opened.created and opened.requirement == "required" and opened.workflow_id == f"pm-e2e-{key}"
     assert not (await open_postmortem(stack.client, stack.settings, incident)).created
@@ -168,5 +193,3 @@ async def test_python_api_opens_through_the_policy(stack: Stack) -> None:
     assert skipped.workflow_id is None and skipped.requirement == "none" and skipped.reasons
     await resolve_postmortem(stack.client, stack.settings, "e2e", key)
     await stack.postmortems.wait_for_state(opened.workflow_id, {"drafting"})
-
-
