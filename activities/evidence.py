@@ -98,6 +98,15 @@ def latest_manifest_ref(settings: Settings, postmortem_id: str) -> str | None:
     return head.ref if head else None
 
 
+HEARTBEAT_EVERY = 5.0
+
+
+async def _keep_alive() -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_EVERY)
+        activity.heartbeat("capturing")
+
+
 def _heartbeat(detail: str) -> None:
     if activity.in_activity():
         activity.heartbeat(detail)
@@ -392,6 +401,15 @@ class Capture:
         return ref
 
     async def run(self) -> EvidenceSummary:
+        # beat while a slow source is being waited on, so a heartbeat timeout only fires for a dead worker
+        keepalive = asyncio.create_task(_keep_alive()) if activity.in_activity() else None
+        try:
+            return await self._run()
+        finally:
+            if keepalive is not None:
+                keepalive.cancel()
+
+    async def _run(self) -> EvidenceSummary:
         with self.archive.locked():
             self._start_journal()
         if self.journal.get("manifest_ref"):

@@ -568,6 +568,8 @@ def purge(
         head = archive.head()
         if head is None:
             continue
+        if (archive.dir / "purged.json").exists():
+            continue  # already purged: only its custody and manifest log remain
         manifest = archive.load_manifest(head.ref)
         hold = archive.hold()
         if hold is not None:
@@ -586,8 +588,6 @@ def purge(
                     reason=f"retention runs until {manifest.retention_until.isoformat()}",
                 )
             )
-        elif (archive.dir / "purged.json").exists():
-            continue
         else:
             doomed.append(archive)
     keep_refs: set[str] = set()

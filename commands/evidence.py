@@ -52,11 +52,22 @@ def _archive(postmortem_id: str) -> tuple[Settings, EvidenceArchive]:
 
 
 def _head_manifest(archive: EvidenceArchive) -> tuple[str, Manifest]:
+    _refuse_purged(archive)
     try:
         head = archive.require_head()
         return head.ref, archive.load_manifest(head.ref)
-    except EvidenceError as exc:
-        raise click.ClickException(str(exc)) from None
+    except (EvidenceError, ValueError) as exc:
+        raise click.ClickException(f"{exc}; run `afterword evidence verify {archive.postmortem_id}`") from None
+
+
+def _refuse_purged(archive: EvidenceArchive) -> None:
+    purged = archive.dir / "purged.json"
+    if purged.exists():
+        record = json.loads(purged.read_text())
+        raise click.ClickException(
+            f"the evidence of {archive.postmortem_id} was purged at {record.get('at')} by {record.get('by')}; "
+            "`afterword evidence show ID --custody` still lists what happened to it"
+        )
 
 
 def _echo_json(data: Any) -> None:
@@ -135,7 +146,6 @@ def list_items(postmortem_id: str, as_json: bool) -> None:
 def show(postmortem_id: str, item: str | None, raw: bool, custody: bool, by: str | None, as_json: bool) -> None:
     """Show the manifest, one ITEM (id or sha256 prefix), or the chain of custody."""
     _, archive = _archive(postmortem_id)
-    ref, manifest = _head_manifest(archive)
     who = by or default_identity()
     if custody:
         entries = archive.custody()
@@ -147,6 +157,7 @@ def show(postmortem_id: str, item: str | None, raw: bool, custody: bool, by: str
             table.add_row(str(e.seq), e.at.isoformat(), e.who, e.action, e.item or (e.ref or "")[:16], e.detail)
         Console().print(table)
         return
+    ref, manifest = _head_manifest(archive)
     if item is None:
         archive.record(who, "viewed", ref=ref, detail="manifest")
         if as_json:
@@ -174,8 +185,7 @@ def show(postmortem_id: str, item: str | None, raw: bool, custody: bool, by: str
 def verify(postmortem_id: str, by: str | None, as_json: bool) -> None:
     """Recompute every hash; exit 1 naming each changed or missing item."""
     _, archive = _archive(postmortem_id)
-    if (archive.dir / "purged.json").exists():
-        raise click.ClickException(f"the evidence of {postmortem_id} was purged; see `evidence show --custody`")
+    _refuse_purged(archive)
     report = archive.verify(by or default_identity())
     if as_json:
         _echo_json({"ok": report.ok, **report.model_dump(mode="json")})

@@ -137,6 +137,13 @@ async def test_hold_blocks_purge_and_shared_blobs_survive(tmp_path: Path) -> Non
     gone = archive_of(settings, "pm-old").referenced_refs() - held
     assert gone and not any(store.exists(r) for r in gone)
     assert archive_of(settings, "pm-old").custody()[-1].action == "purged"
+    again = purge(settings.evidence_dir, store, timedelta(days=2), "ops", now=later)
+    assert [o.postmortem_id for o in again] == ["pm-held"]  # purged ones are not purged twice
+    env = {"AFTERWORD_DATA_DIR": str(settings.data_dir)}
+    listed = CliRunner().invoke(main, ["evidence", "list", "pm-old"], env=env)
+    assert listed.exit_code == 1 and "was purged at" in listed.output
+    custody = CliRunner().invoke(main, ["evidence", "show", "pm-old", "--custody", "--json"], env=env)
+    assert json.loads(custody.output)[-1]["action"] == "purged"
 
 
 async def test_purge_respects_retention_and_cli_reports(captured: Settings) -> None:
