@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 class TimelineRequest(Model):
     manifest_ref: str
     edits: list[TimelineEdit] = []
-    skew_tolerance_seconds: float = 5.0
+    skew_tolerance_seconds: float | None = None  # unset: the policy's, as sealed in the manifest
 
 
 class TimelineResult(Model):
@@ -394,6 +394,7 @@ class Capture:
             items=items,
             gaps=gaps,
             items_digest=items_digest(items, supersedes),
+            skew_tolerance_seconds=self.policy.skew_tolerance.total_seconds(),
         )
         ref = self.archive.seal(manifest, self.collector)
         self.journal["manifest_ref"] = ref
@@ -531,7 +532,9 @@ class EvidenceActivities:
                 store,
                 req.manifest_ref,
                 req.edits,
-                skew_tolerance=timedelta(seconds=req.skew_tolerance_seconds),
+                skew_tolerance=None
+                if req.skew_tolerance_seconds is None
+                else timedelta(seconds=req.skew_tolerance_seconds),
             )
         except EvidenceError as exc:
             raise ApplicationError(str(exc), type="EvidenceError", non_retryable=True) from None

@@ -100,6 +100,7 @@ class Manifest(_Record):
     items: list[ItemRecord]
     gaps: list[Gap] = Field(default_factory=list)
     items_digest: str = Field(description="sha256 over the sorted (id, sha256) pairs and `supersedes`")
+    skew_tolerance_seconds: float = Field(default=5.0, description="the policy's skew_tolerance, for the timeline")
 
 
 class ManifestEntry(_Record):

@@ -178,11 +178,15 @@ def reconstruct_timeline(
     manifest_ref: str,
     edits: list[TimelineEdit],
     *,
-    skew_tolerance: timedelta = DEFAULT_TOLERANCE,
+    skew_tolerance: timedelta | None = None,
 ) -> list[TimelineRow]:
-    """The timeline of a sealed manifest, with people's edits applied."""
+    """The timeline of a sealed manifest, with people's edits applied.
+
+    The skew tolerance defaults to the policy's, which the capture sealed into the manifest.
+    """
     manifest = load_manifest(store, manifest_ref)
-    rows = merge(load_sightings(store, manifest), skew_tolerance)
+    tolerance = skew_tolerance if skew_tolerance is not None else timedelta(seconds=manifest.skew_tolerance_seconds)
+    rows = merge(load_sightings(store, manifest), tolerance)
     return apply_edits(rows, edits, store)
 
 

@@ -323,16 +323,19 @@ def purge_command(older_than: str, dry_run: bool, by: str | None, as_json: bool)
 
 @evidence.command()
 @click.argument("postmortem_id")
-@click.option("--skew-tolerance", default=5.0, show_default=True, help="seconds before two sources disagree")
+@click.option(
+    "--skew-tolerance", type=float, default=None, help="seconds before two sources disagree; default: the policy's"
+)
 @json_option
-def timeline(postmortem_id: str, skew_tolerance: float, as_json: bool) -> None:
+def timeline(postmortem_id: str, skew_tolerance: float | None, as_json: bool) -> None:
     """The timeline reconstructed from the current manifest (people's edits live in the workflow)."""
     from datetime import timedelta
 
     _, archive = _archive(postmortem_id)
     ref, _ = _head_manifest(archive)
     try:
-        rows = reconstruct_timeline(archive.store, ref, [], skew_tolerance=timedelta(seconds=skew_tolerance))
+        tolerance = None if skew_tolerance is None else timedelta(seconds=skew_tolerance)
+        rows = reconstruct_timeline(archive.store, ref, [], skew_tolerance=tolerance)
     except EvidenceError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

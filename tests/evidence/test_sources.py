@@ -151,6 +151,11 @@ async def test_http_json_logs_and_clock_skew_against_the_file(
     assert "+40.0 s" in refused[0].skew_flag
     assert any(r.event == "ERROR cache timeout" and r.source == "http-json:central" for r in rows)
 
+    # a policy that tolerates a minute of skew merges the two sightings without a flag
+    _, store, ref = await capture(tmp_path, {**evidence, "skew_tolerance": "60s"}, pm="pm-tolerant")
+    (refused,) = [r for r in reconstruct_timeline(store, ref, []) if "connection refused" in r.event]
+    assert refused.skew_flag is None
+
 
 async def test_http_json_server_errors_are_retried_then_become_a_gap(
     tmp_path: Path, log_api: tuple[str, list[dict[str, str]]]
