@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from afterword.workflows.models import BusinessCalendar
 
-# A calendar with no working time at all would loop for ever; ten years without one is a broken calendar.
-_MAX_DAYS = 3660
+# A calendar with no working time at all would loop for ever; ten years without a working day is broken.
+_MAX_IDLE_DAYS = 3660
 
 
 @lru_cache(maxsize=64)
@@ -60,9 +60,12 @@ def add_business_time(anchor: datetime, duration: timedelta, calendar: BusinessC
     # walk in naive local wall time (working hours are wall-clock times), attach the zone at the end
     cursor = local.replace(tzinfo=None)
     remaining = duration
-    for _ in range(_MAX_DAYS):
+    idle = 0
+    while idle < _MAX_IDLE_DAYS:
         day = cursor.date()
+        idle += 1
         if _is_workday(day, calendar):
+            idle = 0
             day_start = datetime.combine(day, calendar.start)
             day_end = datetime.combine(day, calendar.end)
             cursor = max(cursor, day_start)
@@ -75,5 +78,5 @@ def add_business_time(anchor: datetime, duration: timedelta, calendar: BusinessC
                 remaining -= available
         cursor = datetime.combine(day + timedelta(days=1), datetime.min.time())
     raise ValueError(
-        f"no working time found within {_MAX_DAYS} days: check the calendar's workdays and holidays"
+        f"no working day within {_MAX_IDLE_DAYS} days: check the calendar's workdays and holidays"
     )

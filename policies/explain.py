@@ -27,11 +27,13 @@ class AlertFileError(ValueError):
 
 def incident_from_data(data: Any, org: str, policy: Policy, source: str | None = None) -> Incident:
     """An Incident from Incident JSON or from an alert payload (its severity mapped by the policy)."""
-    if isinstance(data, dict) and {"key", "title", "severity", "started_at"} <= data.keys():
+    reasons = []
+    if source is None and isinstance(data, dict) and {"key", "title", "severity", "started_at"} <= data.keys():
         try:
             return Incident.model_validate({**data, "org": org})
         except ValidationError as err:
-            raise AlertFileError(f"looks like an Incident but does not validate: {err}") from None
+            first = err.errors()[0]
+            reasons.append(f"Incident: {'.'.join(map(str, first['loc']))}: {first['msg']}")
     from afterword.intake.sources import PARSERS  # the intake's parsers: same reading as a live alert
 
     body = json.dumps(data).encode()
@@ -40,7 +42,6 @@ def incident_from_data(data: Any, org: str, policy: Policy, source: str | None =
         # Grafana sends an Alertmanager-shaped payload plus its own fields: read it as Grafana
         names.remove("grafana")
         names.insert(0, "grafana")
-    reasons = []
     for name in names:
         parser = PARSERS.get(name)
         if parser is None:

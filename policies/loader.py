@@ -184,11 +184,17 @@ def validate(loaded: Loaded, *, prefix: KeyPath = ()) -> Policy:
     try:
         policy = Policy.model_validate(loaded.data)
     except ValidationError as err:
-        problems = []
+        # a value that fits none of a union's options gets one error per option: one problem, all options
+        grouped: dict[KeyPath, list[str]] = {}
         for error in err.errors():
             path = (*prefix, *_clean_loc(tuple(error["loc"])))
+            message = _message(error, path)
+            if message not in grouped.setdefault(path, []):
+                grouped[path].append(message)
+        problems = []
+        for path, messages in grouped.items():
             file, line = _locate(loaded.sources, path)
-            problems.append(Problem(file, line, dotted(path), _message(error, path)))
+            problems.append(Problem(file, line, dotted(path), "; or: ".join(messages)))
         raise PolicyError(problems) from None
     found = checks.check(policy, loaded.base_dir)
     if found:
@@ -235,8 +241,10 @@ def _anchor_templates_dir(loaded: Loaded) -> None:
         written = source.data.get("document", {})
         folder = written.get("templates_dir") if isinstance(written, dict) else None
         if isinstance(folder, str):
-            if not Path(folder).is_absolute() and source.name != SHIPPED and not source.name.startswith("<"):
-                document = dict(loaded.data.get("document", {}))
+            merged = loaded.data.get("document")
+            if (isinstance(merged, dict) and not Path(folder).is_absolute() and source.name != SHIPPED
+                    and not source.name.startswith("<")):
+                document = dict(merged)
                 document["templates_dir"] = str((Path(source.name).parent / folder).resolve())
                 loaded.data["document"] = document
             return
@@ -254,9 +262,11 @@ def _prune_inherited_severities(loaded: Loaded) -> None:
     """A policy that renames its severities (`severities.order`) does not inherit per-severity entries for
     names it no longer has; entries it writes itself are still checked (and refused if unknown)."""
     data, own = loaded.data, loaded.sources[0].data
-    order = data.get("severities", {}).get("order")
+    severities = data.get("severities")
+    order = severities.get("order") if isinstance(severities, dict) else None
     if not isinstance(order, list) or not _written(own, ("severities", "order")):
         return
+    assert isinstance(severities, dict)
     known = {name for name in order if isinstance(name, str)}
 
     def prune(path: KeyPath, keep: Any) -> None:
@@ -272,11 +282,13 @@ def _prune_inherited_severities(loaded: Loaded) -> None:
         return key in known
 
     prune(("severities", "requirement"), by_name)
-    for label in list(data.get("severities", {}).get("map", {}) or {}):
+    labels = severities.get("map")
+    for label in list(labels) if isinstance(labels, dict) else []:
         prune(("severities", "map", label), lambda key, value: value in known)
     prune(("review", "by_severity"), by_name)
     prune(("document", "by_severity"), by_name)
-    for name, deadline in (data.get("deadlines") or {}).items():
+    deadlines = data.get("deadlines")
+    for name, deadline in (deadlines.items() if isinstance(deadlines, dict) else []):
         if not isinstance(deadline, dict):
             continue
         prune(("deadlines", name, "by_severity"), by_name)

@@ -14,12 +14,12 @@ from datetime import date, time
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from afterword.policies.durations import DURATION_HELP
-from afterword.policies.schema import Policy
+from afterword.policies.schema import Policy, _check_duration
 
 HEADER = """# Policy reference
 
@@ -42,7 +42,11 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
 
 
 def _is_duration(metadata: list[Any]) -> bool:
-    return any(isinstance(m, FieldInfo) and m.description == DURATION_HELP for m in metadata)
+    return any(
+        (isinstance(m, FieldInfo) and (m.description == DURATION_HELP or _is_duration(list(m.metadata))))
+        or (isinstance(m, AfterValidator) and m.func is _check_duration)
+        for m in metadata
+    )
 
 
 def _type_name(annotation: Any) -> str:
@@ -136,7 +140,8 @@ def _section(model: type[BaseModel], path: str, out: list[str], seen: set[tuple[
     out.append("|---|---|---|---|")
     nested: list[tuple[type[BaseModel], str]] = []
     for name, info in model.model_fields.items():
-        out.append(f"| `{name}` | {_cell(_type_name(info.annotation))} | {_cell(_default(info))} | "
+        kind = "duration" if _is_duration(list(info.metadata)) else _type_name(info.annotation)
+        out.append(f"| `{name}` | {_cell(kind)} | {_cell(_default(info))} | "
                    f"{_cell(info.description or '')} |")
         inner, suffix = _model_of(info.annotation)
         if inner is not None:

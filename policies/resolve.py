@@ -158,13 +158,19 @@ def _map(compiled: _Compiled, labels: dict[str, str]) -> str | None:
 
 
 def incident_severity(policy: Policy, incident: Incident) -> str:
-    """The incident's severity as the policy names it: its own if the policy knows it, else mapped."""
+    """The incident's severity as the policy names it: its own if the policy knows it; else its value
+    looked up in every label map ("P2", "critical"), else its labels mapped; else the default."""
     compiled = _compiled(policy)
-    own = compiled.names.get(incident.severity.lower())
+    value = incident.severity.lower()
+    own = compiled.names.get(value)
     if own is not None:
         return own
-    return _map(compiled, {**incident.labels, "severity": incident.severity}) or _map(
-        compiled, incident.labels) or policy.severities.default
+    best: str | None = None
+    for _, values in compiled.label_maps:
+        found = values.get(value)
+        if found is not None and (best is None or compiled.order[found] < compiled.order[best]):
+            best = found
+    return best or _map(compiled, incident.labels) or policy.severities.default
 
 
 def _fact(incident: Incident, name: str) -> str | None:

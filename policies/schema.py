@@ -105,6 +105,18 @@ Name = Annotated[str, AfterValidator(_check_name)]
 # ---------------------------------------------------------------------------------------------------
 
 
+STANDARD_ROLES = {
+    "sre": "site reliability engineer",
+    "engineer": "engineer",
+    "reviewer": "may approve postmortems",
+    "security": "security engineer; approves security incidents",
+    "legal": "legal counsel; CIRT/legal sign-off",
+    "cirt": "computer incident response team; CIRT/legal sign-off",
+    "incident-commander": "runs incidents; may waive postmortems; first escalation contact",
+    "manager": "engineering manager; may waive postmortems; escalation contact",
+}
+
+
 class CalendarPolicy(Section):
     """Working time, in the policy's `timezone`: business-time deadlines only count inside it."""
 
@@ -385,7 +397,9 @@ class Policy(BaseModel):
     waivers: WaiverPolicy = Field(
         default_factory=WaiverPolicy, description="who may waive a postmortem and what the reason must say"
     )
-    roles: dict[Name, str] = Field(default_factory=dict, description="declared roles and what each means")
+    roles: dict[Name, str] = Field(
+        default_factory=lambda: dict(STANDARD_ROLES), description="declared roles and what each means"
+    )
     people: list[Person] = Field(default_factory=list, description="the roster")
     teams: dict[Name, Team] = Field(default_factory=dict, description="teams and their overrides")
     document: DocumentPolicy = Field(
@@ -409,3 +423,11 @@ class Policy(BaseModel):
 
     # Derived data for the hot path (decide/rules_for), built once per policy object.
     _compiled: Any = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # equal content is an equal policy, whether or not either has been compiled yet
+        if not isinstance(other, Policy):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
