@@ -51,6 +51,7 @@ class PrometheusQuery(_Section):
 
 
 class PrometheusConfig(_Section):
+    enabled: bool = True
     url: str | None = Field(
         default=None, description="base URL of the Prometheus HTTP API; unset: the alert's generatorURL host"
     )

@@ -3,7 +3,8 @@
 The URL is a template filled with the window ({start}, {end} as RFC 3339 in UTC, {start_unix},
 {end_unix}) and the service; the answer is stored as received. `records_path` (dotted, e.g.
 "data.result") finds the records, `time_field` and `message_field` the parts the timeline needs.
-Loki, Elasticsearch/OpenSearch `_search`, VictoriaLogs and in-house APIs fit this shape.
+Elasticsearch/OpenSearch `_search` (records `hits.hits`), VictoriaLogs and in-house APIs fit this
+shape; a record may also be a list (e.g. Loki's `[ts, line]` pairs: fields "0" and "1").
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class HttpJsonLogSource:
 
 def _entries(records: list[Any], time_field: str, message_field: str) -> Iterator[tuple[datetime, str]]:
     for record in records:
-        if not isinstance(record, dict):
+        if not isinstance(record, (dict, list)):
             continue
         at = field_time(dig(record, time_field))
         message = dig(record, message_field)

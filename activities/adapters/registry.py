@@ -39,7 +39,7 @@ class MisconfiguredSource:
 
 def prometheus_sources(policy: EvidencePolicy, incident: Incident, payload: bytes | None) -> list[EvidenceSource]:
     config = policy.prometheus
-    if config is None:
+    if config is None or not config.enabled:
         return []
     timeout = policy.timeout.total_seconds()
     expressions = alerts.alert_expressions(payload, incident.links)

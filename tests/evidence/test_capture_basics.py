@@ -59,3 +59,37 @@ async def test_resolution_supersedes_trigger_and_timeline_links_items(tmp_path: 
     refs = {i.sha256 for i in manifest.items}
     assert all(r.evidence_ref in refs for r in result.rows)
     assert result.rows == reconstruct_timeline(store, resolution.manifest_ref, [])
+
+
+def test_documented_example_policy_is_valid_and_selects_sources_per_service() -> None:
+    import re
+    import tomllib
+
+    from afterword.activities.adapters.registry import select_sources
+    from afterword.activities.evidence import EvidencePolicy
+    from afterword.workflows.models import Incident
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "evidence.md"
+    example = re.search(r"### Example\n\n```toml\n(.*?)```", docs.read_text(), re.S)
+    assert example is not None
+    policy = EvidencePolicy.from_policy(tomllib.loads(example.group(1)))
+    started = datetime(2026, 3, 1, tzinfo=UTC)
+    checkout = Incident(org="a", key="k", title="t", severity="SEV1", service="checkout", started_at=started)
+    other = checkout.model_copy(update={"service": "search"})
+
+    def names(incident: Incident) -> list[str]:
+        return [re.sub(r"-[0-9a-f]{10}$", "", s.name) for s in select_sources(policy, incident, None)]
+
+    assert names(checkout) == [
+        "prometheus:query",
+        "prometheus:errors",
+        "logs:checkout",
+        "http-json:elasticsearch",
+        "git:git",
+        "slack:slack",
+    ]
+    assert names(other) == [
+        "prometheus:query",
+        "http-json:elasticsearch",
+        "slack:slack",
+    ]
