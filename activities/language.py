@@ -101,6 +101,7 @@ COMMON_FIRST_NAMES = _words(
     Kwame Ama Kofi Chidi Ngozi Tunde Femi Aisha Zara Yusuf Mehmet Ayse Emre Kai Noor Leila Reza Dara Erin
     Morgan Casey Taylor Jamie Riley Quinn Avery Bruno Emeka Farah Goran Hana Jonas Keiko Lena Bjorn"""
 )
+_DETERMINERS = _words("the a an our this that their its one another some every each new old")
 _NOT_NAMES = _words(
     """The This That These Those It Its We Our Us They Their He She His Her A An In On At By For From To Of
     After Before During When While If Then So But And Or As Because Since Until Once Also Each Every All
@@ -267,6 +268,11 @@ _BLAME_WORDS = re.compile(
     r"because of|caused by|thanks to)\s+(?:the\s+)?(" + _W + r"(?:\s+" + _W + r")?)",
     re.IGNORECASE,
 )
+_BLAME_PREDICATE = re.compile(
+    r"\b(?:is|are|was|were)\s+(?:to\s+blame|at\s+fault|(?:solely\s+)?responsible\s+for\s+(?:the|this)\s+"
+    r"(?:outage|incident|failure|breakage|mess))\b",
+    re.IGNORECASE,
+)
 _IF_HAD = re.compile(r"\bif\s+(?:only\s+)?(" + _W + r"(?:\s+" + _W + r"){0,2}?)\s+had(?:n't)?\b", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w.@/])@([A-Za-z0-9][\w.-]*[A-Za-z0-9]|[A-Za-z0-9])")
 
@@ -307,14 +313,26 @@ class Linter:
     # -- subject analysis --
 
     def _subject(self, text: str, end: int) -> tuple[str, str] | None:
-        """The head of the noun phrase right before `end`, and its kind: name, person, team or None."""
-        window = text[max(0, end - 80) : end]
-        window = re.split(r"[.!?;:,()\x1f\[\]]|\s-\s|\s\u2014\s", window)[-1]
-        tokens = re.findall(r"[A-Za-z@][\w'@.-]*", window)
+        """The head of the noun phrase right before `end`, and its kind: name, person, team or None.
+
+        "X deleted the bucket and caused ..." has its subject at the start of the sentence, so a verb
+        right after "and"/"then" takes the sentence's opening noun phrase instead.
+        """
+        window = text[max(0, end - 160) : end]
+        sentence = re.split(r"[.!?;:()\x1f\[\]]|\s-\s|\s\u2014\s", window)[-1]
+        clause = sentence.split(",")[-1]
+        tokens = re.findall(r"[A-Za-z@][\w'@.-]*", clause)
         while tokens and tokens[-1].lower() in ADVERBS:
             tokens.pop()
+        if len(tokens) >= 2 and [t.lower() for t in tokens[-2:]] in (["on", "call"], ["on", "duty"]):
+            tokens = tokens[:-2]
         if not tokens:
             return None
+        if tokens[-1].lower() in ("and", "then", "but") and len(tokens) > 1:
+            return self._opening_subject(re.findall(r"[A-Za-z@][\w'@.-]*", sentence))
+        return self._head(tokens)
+
+    def _head(self, tokens: list[str]) -> tuple[str, str] | None:
         for size in (3, 2, 1):  # roster spellings may be several words
             phrase = " ".join(tokens[-size:])
             if len(tokens) >= size and phrase.lower() in self._spelling_role:
@@ -325,12 +343,41 @@ class Linter:
             return head, "name"
         if bare in CLAUSE_WORDS:
             return None
-        if head in COMMON_FIRST_NAMES:
+        if head.removesuffix("'s") in COMMON_FIRST_NAMES:
             return head, "name"
         if bare in TEAM_NOUNS or (bare.endswith("s") and bare[:-1] in {"dba", "sre", "admin", "operator"}):
             return head, "team"
         if bare in PERSON_NOUNS:
             return head, "person"
+        return None
+
+    def _opening_subject(self, tokens: list[str]) -> tuple[str, str] | None:
+        """The noun phrase a sentence opens with: "The new hire ...", "Sarah ...", "The network team ..."."""
+        words = [t for t in tokens[:5] if t.lower() not in ADVERBS]
+        for size in (3, 2, 1):
+            if len(words) >= size and " ".join(words[:size]).lower() in self._spelling_role:
+                return " ".join(words[:size]), "name"
+        if words and words[0] in COMMON_FIRST_NAMES:
+            return words[0], "name"
+        for index, word in enumerate(words[:4]):
+            found = self._head(words[: index + 1])
+            if found is not None:
+                return found
+            if word.lower() not in _DETERMINERS and index > 0:
+                break
+        return None
+
+    def _kind_of(self, phrase: str) -> str | None:
+        """What a short phrase after "blame goes to", "fault of", "if ... had" names."""
+        words = re.findall(r"[A-Za-z@][\w'@.-]*", phrase)
+        if not words:
+            return None
+        found = self._head(words) or self._opening_subject(words)
+        if found is not None:
+            return found[1]
+        first = words[0].removesuffix("'s")
+        if first[:1].isupper() and first not in _NOT_NAMES and len(words) == 1:
+            return "name"
         return None
 
     # -- the rules --
@@ -371,15 +418,6 @@ class Linter:
                     f'puts the blame on a team ("{match.group(0)}")',
                     _SUGGEST["team-blame"],
                 )
-
-    def _kind_of(self, phrase: str) -> str | None:
-        found = self._subject(phrase, len(phrase))
-        if found is not None:
-            return found[1]
-        last = phrase.split()[-1]
-        if last[:1].isupper() and last not in _NOT_NAMES and len(phrase.split()) == 1:
-            return "name"
-        return None
 
     def _verb_rules(self, m: Masked) -> Iterator[Hit]:
         for match in self._failure.finditer(m.full):
@@ -434,6 +472,17 @@ class Linter:
                     match.start(),
                     match.end(),
                     f'blames a role or team ("{head} {match.group(0)}")',
+                    _SUGGEST["team-blame"],
+                )
+        for match in _BLAME_PREDICATE.finditer(m.prose):
+            subject = self._subject(m.prose, match.start())
+            if subject is not None:
+                rule = "naming" if subject[1] == "name" else "team-blame"
+                yield Hit(
+                    rule,
+                    match.start(),
+                    match.end(),
+                    f'assigns blame ("{subject[0]} {match.group(0)}")',
                     _SUGGEST["team-blame"],
                 )
         for match in _BLAME_WORDS.finditer(m.prose):

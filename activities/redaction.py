@@ -16,6 +16,7 @@ labelled corpus in tests/gates/corpus/ keeps it that way.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import json
 import math
@@ -124,8 +125,8 @@ _PLACEHOLDER_VALUE = re.compile(
     r"|none|nil|true|false|empty|hidden|masked|unset|\[redacted[^\]]*\]?|\[[a-z -]+ \d+\]|env:\S*|vault:\S*"
     r"|(?:file|secret|ref)://\S*)$"
 )
-_VERSION_BEFORE = re.compile(r"(?i)(?:version|release|ver\.?|rev|@|==|>=|<=|~=|/v)\s*[:=]?\s*$")
-_ID_BEFORE = re.compile(r"(?i)(?:id|number|no|seq|offset|ts|timestamp|epoch|count|order)[\"']?\s*[:=#]\s*[\"']?$")
+_VERSION_BEFORE = re.compile(r"(?i)(?:version|release|ver\.?|rev|@|==|>=|<=|~=|/v)\s*[:=]?\s*\Z")
+_ID_BEFORE = re.compile(r"(?i)(?:id|seq|offset|ts|timestamp|epoch|count)[\"']?\s*[:=#]\s*[\"']?\Z")
 _PROSE_AFTER = re.compile(r" [a-z]{2,}")
 _KEY_NAME = re.compile(
     r"(?:api|access|secret|private|auth|signing|encryption|master|client|app|service|license|deploy"
@@ -226,7 +227,7 @@ def _bearer_value(value: str) -> bool:
 _SPECIFIC_FORMATS: list[tuple[str, re.Pattern[str]]] = [
     ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
     ("aws-access-key", re.compile(r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|PKA|ROA|SCA)[A-Z0-9]{16}")),
-    ("github-token", re.compile(r"gh(?:[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{22,255})")),
+    ("github-token", re.compile(r"g(?:h[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{22,255})")),
     ("slack-token", re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}")),
     ("stripe-key", re.compile(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,}")),
     ("google-api-key", re.compile(r"AIza[0-9A-Za-z_-]{35}")),
@@ -240,7 +241,7 @@ def _assignment(password: bool) -> Handler:
     def handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
         key_start = match.start()
         head = scan.view("lower")[max(0, key_start - 48) : key_start]
-        prefix = re.search(rb"[a-z0-9_.-]*$", head)
+        prefix = re.search(rb"[a-z0-9_.-]*\Z", head)
         name = (prefix.group(0) if prefix else b"") + match.group("k")
         name_start = key_start - (len(name) - len(match.group("k")))
         if name_start > 0 and scan.raw[name_start - 1] in _TOKEN_CHARS:
@@ -272,7 +273,7 @@ def _assignment(password: bool) -> Handler:
 
 def _email(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
     at = match.start()
-    local = re.search(rb"[A-Za-z0-9._%+-]{1,64}$", scan.raw[max(0, at - 64) : at])
+    local = re.search(rb"[A-Za-z0-9._%+-]{1,64}\Z", scan.raw[max(0, at - 64) : at])
     if local is None:
         return None
     start = at - len(local.group(0))
@@ -315,7 +316,7 @@ def _phone(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
     return Hit("phone", start, end, priority=2) if 8 <= digits <= 15 else None
 
 
-_IPV6_RUN = re.compile(rb"[0-9A-Fa-f:]*$")
+_IPV6_RUN = re.compile(rb"[0-9A-Fa-f:]*\Z")
 
 
 def _ipv6(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
@@ -343,7 +344,7 @@ def _ipv6(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
 def _hostname(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
     dot = match.start()
     labels = re.search(
-        rb"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+        rb"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z",
         scan.view("lower")[max(0, dot - 253) : dot],
     )
     if labels is None:
@@ -388,7 +389,7 @@ _SECRET_PASSES: list[_Pass] = [
         "url-password",
         "raw",
         _rx(rb"://[^\s:/@\[\]]{0,64}:(?P<v>[^\s/@]{1,128})@"),
-        _value_group("url-password", lambda v: True),
+        _value_group("url-password", lambda v: True, 1),
     ),
     _Pass("jwt", "raw", _rx(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), _token("jwt")),
     _Pass(
@@ -400,7 +401,7 @@ _SECRET_PASSES: list[_Pass] = [
     _Pass(
         "github-token",
         "raw",
-        _rx(rb"gh(?:[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{22,255})" + _TOKEN_END),
+        _rx(rb"g(?:h[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{22,255})" + _TOKEN_END),
         _token("github-token"),
     ),
     _Pass(
@@ -520,7 +521,9 @@ def roster_from_policy(people: object) -> list[Person]:
         if len(words) > 1 and words[0][:1].isupper() and len(words[0]) > 2 and words[0] not in _FIRST_NAME_WORDS:
             spellings.append(words[0])
         if handle:
-            spellings.append("@" + handle)  # a bare handle is often an everyday word: list it in aliases
+            spellings.append("@" + handle)
+            if len(handle) >= 4:  # shorter bare handles ("ops", "al") are too often ordinary words
+                spellings.append(handle)
         unique = tuple(dict.fromkeys(s for s in spellings if s))
         roster.append(Person(handle or name, roles[0] if roles else "responder", unique))
     return roster
@@ -658,14 +661,20 @@ def _by_prefix(words: Iterable[bytes]) -> list[list[bytes]]:
 
 
 def _resolve(found: list[Hit]) -> list[Hit]:
-    """Non-overlapping hits: the earliest start wins, then the longest, then the most specific."""
-    found.sort(key=lambda h: (h.start, -(h.end - h.start), h.priority))
+    """Non-overlapping hits, in text order. Specific detectors claim their spans first (a GitHub token
+    inside `token: ...@host` is a github-token, not a generic assignment); among equals the earliest,
+    then the longest, wins."""
+    found.sort(key=lambda h: (h.priority, h.start, -(h.end - h.start)))
+    starts: list[int] = []
     chosen: list[Hit] = []
-    last_end = -1
     for hit in found:
-        if hit.start >= last_end:
-            chosen.append(hit)
-            last_end = hit.end
+        index = bisect.bisect_right(starts, hit.start)
+        if index > 0 and chosen[index - 1].end > hit.start:
+            continue
+        if index < len(chosen) and chosen[index].start < hit.end:
+            continue
+        starts.insert(index, hit.start)
+        chosen.insert(index, hit)
     return chosen
 
 
