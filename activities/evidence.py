@@ -328,9 +328,19 @@ class Capture:
             except SourceRejected as exc:
                 reason = str(exc)
                 break
-            except (SourceUnavailable, TimeoutError) as exc:
-                reason = str(exc) or type(exc).__name__
-                log.info("evidence source %s attempt %d failed: %s", source.name, attempts, reason)
+            except Exception as exc:
+                # anything else a source raises (a parser tripping on odd data, say) is treated like an
+                # outage: retried, then a gap; it must not cost the postmortem the other sources
+                known = isinstance(exc, (SourceUnavailable, TimeoutError))
+                reason = (str(exc) or type(exc).__name__) if known else f"source failed: {type(exc).__name__}: {exc}"
+                log.log(
+                    logging.INFO if known else logging.WARNING,
+                    "evidence source %s attempt %d failed: %s",
+                    source.name,
+                    attempts,
+                    reason,
+                    exc_info=not known,
+                )
                 if attempts < self.policy.attempts:
                     await asyncio.sleep(delay)
                     delay *= 2
@@ -411,6 +421,10 @@ class Capture:
                 keepalive.cancel()
 
     async def _run(self) -> EvidenceSummary:
+        async with self.archive.capture_lock(self.req.phase, on_wait=lambda: _heartbeat("waiting")):
+            return await self._capture()
+
+    async def _capture(self) -> EvidenceSummary:
         with self.archive.locked():
             self._start_journal()
         if self.journal.get("manifest_ref"):

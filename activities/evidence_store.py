@@ -18,6 +18,7 @@ ISO/IEC 27001 A.5.28 for collection and preservation of evidence: the custody li
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import getpass
@@ -28,7 +29,7 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -250,6 +251,28 @@ class EvidenceArchive:
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    @contextlib.asynccontextmanager
+    async def capture_lock(self, phase: str, on_wait: Callable[[], None]) -> AsyncIterator[None]:
+        """One capture per phase at a time: a retry that starts while a timed-out attempt still runs
+        waits for it (the lock dies with its process, so a killed worker never blocks the retry)."""
+        path = self.journal_path(phase).with_suffix(".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    on_wait()
+                    await asyncio.sleep(0.5)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # -- manifests --------------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ class CountingSource:
     async def collect(self, incident: Incident, window: Window) -> list[Collected]:
         self.calls += 1
         if self.crash_first and self.calls == 1:
-            raise RuntimeError("worker lost mid-capture")  # not a source failure: the activity dies
+            raise asyncio.CancelledError("worker shut down mid-capture")  # the activity dies, not the source
         line = f"{window.start.isoformat()} ERROR from {self.name} call {self.calls}\n"
         return [Collected(name="app.log", target=self.target, media_type="text/plain", data=line.encode())]
 
@@ -49,7 +49,7 @@ async def test_rerun_after_a_crash_collects_nothing_twice(tmp_path: Path) -> Non
     req = make_request(store, datetime.now(UTC) - timedelta(minutes=3))
     first, second = CountingSource("first"), CountingSource("second", crash_first=True)
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(asyncio.CancelledError):
         await capture(settings, req, sources=[first, second])
     summary = await capture(settings, req, sources=[first, second])
     again = await capture(settings, req, sources=[first, second])
@@ -167,3 +167,30 @@ async def test_invalid_evidence_policy_is_a_non_retryable_error(tmp_path: Path) 
     with pytest.raises(ApplicationError) as caught:
         await EvidenceActivities(settings).preserve_evidence(req)
     assert caught.value.non_retryable and "atempts" in caught.value.message
+
+
+class BrokenSource(CountingSource):
+    async def collect(self, incident: Incident, window: Window) -> list[Collected]:
+        self.calls += 1
+        raise KeyError("unexpected shape")
+
+
+async def test_a_source_that_breaks_becomes_a_gap_and_others_still_run(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    store = ContentStore(settings.store_dir)
+    req = make_request(store, datetime.now(UTC), policy={"evidence": {"prometheus": None, "backoff": 0.01}})
+    broken, fine = BrokenSource("broken"), CountingSource("fine")
+    summary = await capture(settings, req, sources=[broken, fine])
+    assert broken.calls == 3 and fine.calls == 1
+    assert summary.items == 3
+    (gap,) = summary.gaps
+    assert gap.startswith("broken (/var/log/broken.log): source failed: KeyError")
+
+
+async def test_concurrent_attempts_of_one_capture_do_not_interleave(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    store = ContentStore(settings.store_dir)
+    req = make_request(store, datetime.now(UTC))
+    source = CountingSource("only")
+    one, two = await asyncio.gather(capture(settings, req, sources=[source]), capture(settings, req, sources=[source]))
+    assert one == two and source.calls == 1
