@@ -252,3 +252,61 @@ async def test_slack_export_transcript(tmp_path: Path) -> None:
 def test_window_must_carry_a_timezone() -> None:
     with pytest.raises(ValueError, match="timezone"):
         Window(datetime(2026, 1, 1), datetime(2026, 1, 2))
+
+
+@pytest.fixture
+async def slack_api() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    """Stands in for slack.com (not reachable from here), answering as conversations.history documents."""
+    calls: list[dict[str, str]] = []
+
+    async def history(request: web.Request) -> web.Response:
+        calls.append({**request.query, "auth": request.headers.get("Authorization", "")})
+        if request.query["channel"] == "CGONE":
+            return web.json_response({"ok": False, "error": "channel_not_found"})
+        first = {"ts": f"{(T0 + timedelta(minutes=2)).timestamp():.6f}", "user": "U1", "text": "paging db on-call"}
+        second = {"ts": f"{(T0 + timedelta(minutes=1)).timestamp():.6f}", "user": "U2", "text": "checkout 500s"}
+        if request.query.get("cursor") == "page2":
+            return web.json_response({"ok": True, "messages": [second], "has_more": False})
+        return web.json_response(
+            {"ok": True, "messages": [first], "has_more": True, "response_metadata": {"next_cursor": "page2"}}
+        )
+
+    app = web.Application()
+    app.router.add_get("/api/conversations.history", history)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/api", calls
+    await runner.cleanup()
+
+
+async def test_slack_api_pages_through_history_with_the_token(
+    tmp_path: Path, slack_api: tuple[str, list[dict[str, str]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, calls = slack_api
+    monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-test")
+    evidence = {
+        "slack_api": [
+            {"name": "ops", "channels": ["CINC"], "token_env": "TEST_SLACK_TOKEN", "api_url": api},
+            {"name": "gone", "channels": ["CGONE"], "token_env": "TEST_SLACK_TOKEN", "api_url": api},
+        ]
+    }
+    manifest, store, ref = await capture(tmp_path, evidence)
+    assert [c.get("cursor") for c in calls if c["channel"] == "CINC"] == [None, "page2"]
+    assert {c["auth"] for c in calls} == {"Bearer xoxb-test"}
+    assert calls[0]["oldest"] == f"{(T0 - timedelta(minutes=10)).timestamp():.6f}"
+    (item,) = [i for i in manifest.items if i.kind == "slack-transcript"]
+    assert [m["text"] for m in json.loads(store.get(item.sha256))["messages"]] == ["checkout 500s", "paging db on-call"]
+    (gap,) = manifest.gaps
+    assert gap.source == "slack-api:gone" and "channel_not_found" in gap.reason and gap.attempts == 1
+    rows = [r.event for r in reconstruct_timeline(store, ref, []) if r.source == "slack-api:ops"]
+    assert rows == ["#CINC: checkout 500s", "#CINC: paging db on-call"]
+
+
+async def test_slack_api_without_its_token_is_a_gap_that_names_the_variable(tmp_path: Path) -> None:
+    evidence = {"slack_api": [{"channels": ["C1"], "token_env": "AFTERWORD_TEST_NO_SUCH_TOKEN"}]}
+    manifest, _, _ = await capture(tmp_path, evidence)
+    (gap,) = manifest.gaps
+    assert "AFTERWORD_TEST_NO_SUCH_TOKEN" in gap.reason and gap.attempts == 1
