@@ -7,7 +7,8 @@ working day is due then, not at the next morning.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,32 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    zone: ZoneInfo
+    workdays: frozenset[int]
+    holidays: frozenset[date]
+    start: time
+    end: time
+
+
+# Calendars are long-lived (one per resolved policy), so their set-based form is kept, keyed by identity;
+# the entry holds the calendar itself so an id is never reused while its entry exists.
+_PREPARED: dict[int, tuple[BusinessCalendar, _Prepared]] = {}
+
+
+def _prepare(calendar: BusinessCalendar) -> _Prepared:
+    entry = _PREPARED.get(id(calendar))
+    if entry is not None and entry[0] is calendar:
+        return entry[1]
+    if len(_PREPARED) > 1024:
+        _PREPARED.clear()
+    prepared = _Prepared(_zone(calendar.timezone), frozenset(calendar.workdays), frozenset(calendar.holidays),
+                         calendar.start, calendar.end)
+    _PREPARED[id(calendar)] = (calendar, prepared)
+    return prepared
+
+
 def workday_length(calendar: BusinessCalendar) -> timedelta:
     """Working time in one working day."""
     day = date(2000, 1, 3)
@@ -30,20 +57,21 @@ def workday_length(calendar: BusinessCalendar) -> timedelta:
 
 def is_working_time(moment: datetime, calendar: BusinessCalendar) -> bool:
     """Whether `moment` lies inside working hours (both ends included)."""
-    local = _local(moment, calendar)
-    if not _is_workday(local.date(), calendar):
+    cal = _prepare(calendar)
+    local = _aware(moment).astimezone(cal.zone)
+    day = local.date()
+    if day.weekday() not in cal.workdays or day in cal.holidays:
         return False
-    return calendar.start <= local.time().replace(tzinfo=None) <= calendar.end
+    return cal.start <= local.time() <= cal.end
 
 
-def _is_workday(day: date, calendar: BusinessCalendar) -> bool:
-    return day.weekday() in calendar.workdays and day not in calendar.holidays
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _local(moment: datetime, calendar: BusinessCalendar) -> datetime:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(_zone(calendar.timezone))
+_MIDNIGHT = time(0, 0)
+_DAY = timedelta(days=1)
+_ZERO = timedelta(0)
 
 
 def add_business_time(anchor: datetime, duration: timedelta, calendar: BusinessCalendar) -> datetime:
@@ -51,32 +79,32 @@ def add_business_time(anchor: datetime, duration: timedelta, calendar: BusinessC
 
     The result is in the anchor's timezone (UTC for a naive anchor) and always inside working hours.
     """
-    if duration < timedelta(0):
+    if duration < _ZERO:
         raise ValueError("business time cannot be negative")
-    if not calendar.workdays or calendar.start >= calendar.end:
+    cal = _prepare(calendar)
+    if not cal.workdays or cal.start >= cal.end:
         raise ValueError("the calendar has no working time")
-    zone = _zone(calendar.timezone)
-    local = _local(anchor, calendar)
+    anchor = _aware(anchor)
     # walk in naive local wall time (working hours are wall-clock times), attach the zone at the end
-    cursor = local.replace(tzinfo=None)
+    cursor = anchor.astimezone(cal.zone).replace(tzinfo=None)
     remaining = duration
     idle = 0
+    combine = datetime.combine
     while idle < _MAX_IDLE_DAYS:
         day = cursor.date()
         idle += 1
-        if _is_workday(day, calendar):
+        if day.weekday() in cal.workdays and day not in cal.holidays:
             idle = 0
-            day_start = datetime.combine(day, calendar.start)
-            day_end = datetime.combine(day, calendar.end)
-            cursor = max(cursor, day_start)
+            day_start = combine(day, cal.start)
+            day_end = combine(day, cal.end)
+            if cursor < day_start:
+                cursor = day_start
             if cursor <= day_end:
                 available = day_end - cursor
                 if remaining <= available:
-                    due = (cursor + remaining).replace(tzinfo=zone)
-                    target = anchor.tzinfo if anchor.tzinfo is not None else UTC
-                    return due.astimezone(target)
+                    return (cursor + remaining).replace(tzinfo=cal.zone).astimezone(anchor.tzinfo)
                 remaining -= available
-        cursor = datetime.combine(day + timedelta(days=1), datetime.min.time())
+        cursor = combine(day + _DAY, _MIDNIGHT)
     raise ValueError(
         f"no working day within {_MAX_IDLE_DAYS} days: check the calendar's workdays and holidays"
     )

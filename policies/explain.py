@@ -82,7 +82,7 @@ class Explanation:
     def as_json(self) -> dict[str, Any]:
         return {
             "incident": self.incident.model_dump(mode="json"),
-            "decision": self.decision.model_dump(mode="json"),
+            "decision": self.decision.as_json(),
             "rules": self.rules.model_dump(mode="json", exclude={"policy"}),
             "due": {
                 line.rule.name: line.due.isoformat() if line.due else None for line in self.due

@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from afterword.policies.calendar import add_business_time, workday_length
 from afterword.policies.durations import parse_duration
 from afterword.policies.loader import for_team
-from afterword.policies.schema import Policy
+from afterword.policies.schema import Policy, TriggerPolicy
 from afterword.workflows.models import (
     ActionItemRules,
     BusinessCalendar,
@@ -43,16 +41,20 @@ FACTS = ("slo_breached", "error_budget_burn", "downtime_minutes", "revenue_impac
          "near_miss", "customer_impact")
 
 
-class Decision(BaseModel):
-    """Whether an incident needs a postmortem, at which severity, and every reason."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether an incident needs a postmortem, at which severity, and every reason. (A dataclass, not a
+    model: the intake makes one per alert.)"""
 
     requirement: Requirement
     severity: str
     reasons: list[str]
     signoff_required: bool = False
-    triggers: list[str] = []
+    triggers: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"requirement": self.requirement.value, "severity": self.severity, "reasons": list(self.reasons),
+                "signoff_required": self.signoff_required, "triggers": list(self.triggers)}
 
 
 @dataclass
@@ -64,17 +66,22 @@ class _Compiled:
     label_maps: list[tuple[str, dict[str, str]]]
     requirement: dict[str, Requirement]
     labels: dict[str, str]  # fact -> label name
+    fact_of: dict[str, str]  # label name -> fact
     downtime_minutes: float | None
     calendar: BusinessCalendar
     roles: dict[str, list[str]]
     policy_dict: dict[str, Any]
     policy_hash: str
     deadlines: dict[str, list[DeadlineRule]] = field(default_factory=dict)
+    due_plan: dict[str, list[tuple[str, Milestone, timedelta, BusinessCalendar | None]]] = field(
+        default_factory=dict)
     teams: dict[str, Policy] = field(default_factory=dict)
 
 
 def _compiled(policy: Policy) -> _Compiled:
-    found: _Compiled | None = policy._compiled
+    # straight to pydantic's private-attribute dict: attribute access costs more than the lookup itself
+    private = policy.__pydantic_private__
+    found: _Compiled | None = private.get("_compiled") if private is not None else None
     if found is None:
         found = _compile(policy)
         policy._compiled = found
@@ -96,12 +103,15 @@ def _compile(policy: Policy) -> _Compiled:
         holidays=list(policy.calendar.holidays),
     )
     policy_dict = policy.model_dump(mode="json")
+    renamed: dict[str, str] = dict(policy.triggers.labels)
+    labels = {fact: renamed.get(fact, fact) for fact in FACTS}
     return _Compiled(
         order=order,
         names=names,
         label_maps=label_maps,
         requirement={n: severities.requirement.get(n, Requirement.OPTIONAL) for n in severities.order},
-        labels={fact: policy.triggers.labels.get(fact, fact) for fact in FACTS},  # type: ignore[call-overload]
+        labels=labels,
+        fact_of={label: fact for fact, label in labels.items()},
         downtime_minutes=None if downtime == "off" else parse_duration(downtime).wall / timedelta(minutes=1),
         calendar=calendar,
         roles={p.handle: list(p.roles) for p in policy.people},
@@ -173,13 +183,6 @@ def incident_severity(policy: Policy, incident: Incident) -> str:
     return best or _map(compiled, incident.labels) or policy.severities.default
 
 
-def _fact(incident: Incident, name: str) -> str | None:
-    value = incident.labels.get(name)
-    if value is None:
-        value = incident.annotations.get(name)
-    return value.strip() if value is not None else None
-
-
 def _number(raw: str, label: str, reasons: list[str]) -> float | None:
     try:
         return float(raw.replace(",", "").replace("$", "").replace("x", "").strip())
@@ -192,65 +195,75 @@ def decide(policy: Policy, incident: Incident) -> Decision:
     """Required, optional or none for this incident, with the severity and every reason."""
     policy = effective(policy, incident.team)
     compiled = _compiled(policy)
-    triggers = policy.triggers
     severity = incident_severity(policy, incident)
     requirement = compiled.requirement[severity]
     reasons = [f"severity {severity}: postmortem {requirement.value} by the severity rule"]
+    # the facts this incident carries (labels win over annotations); most alerts carry none
+    fact_of = compiled.fact_of
+    facts: dict[str, str] = {}
+    for source in (incident.annotations, incident.labels):
+        for label, value in source.items():
+            fact = fact_of.get(label)
+            if fact is not None:
+                facts[fact] = value.strip()
+    if not facts and not incident.security and not incident.legal:
+        return Decision(requirement, severity, reasons)
     fired: list[str] = []
+    signoff = _triggers(policy.triggers, compiled, incident, facts, fired, reasons)
+    if fired:
+        requirement = Requirement.REQUIRED
+    near_miss = facts.get("near_miss")
+    floor = policy.triggers.near_miss
+    if near_miss is not None and near_miss.lower() in _TRUE and _RANK[floor] > _RANK[requirement]:
+        requirement = floor
+        fired.append("near_miss")
+        reasons.append(f"near miss: postmortem {requirement.value}")
+    return Decision(requirement, severity, reasons, signoff, fired)
+
+
+def _triggers(triggers: TriggerPolicy, compiled: _Compiled, incident: Incident, facts: dict[str, str],
+              fired: list[str], reasons: list[str]) -> bool:
+    """Append each trigger that fires (and why); True when a CIRT/legal sign-off is needed."""
     names = compiled.labels
+
+    def flag(fact: str) -> bool:
+        raw = facts.get(fact)
+        return raw is not None and raw.lower() in _TRUE
+
+    def number(fact: str) -> float | None:
+        raw = facts.get(fact)
+        return None if raw is None else _number(raw, names[fact], reasons)
 
     def require(trigger: str, why: str) -> None:
         fired.append(trigger)
         reasons.append(why)
 
-    raw = _fact(incident, names["slo_breached"])
-    if triggers.slo_breached and raw is not None and raw.lower() in _TRUE:
+    if triggers.slo_breached and flag("slo_breached"):
         require("slo_breached", "a customer-facing SLO was breached: required")
-    raw = _fact(incident, names["error_budget_burn"])
-    if triggers.error_budget_burn > 0 and raw is not None:
-        burn = _number(raw, names["error_budget_burn"], reasons)
-        if burn is not None and burn >= triggers.error_budget_burn:
-            require("error_budget_burn",
-                    f"error-budget burn {burn:g}x is at or above {triggers.error_budget_burn:g}x: required")
-    raw = _fact(incident, names["downtime_minutes"])
-    if compiled.downtime_minutes is not None and raw is not None:
-        minutes = _number(raw, names["downtime_minutes"], reasons)
-        if minutes is not None and minutes > compiled.downtime_minutes:
-            require("downtime",
-                    f"user-facing downtime {minutes:g} min is above {triggers.downtime}: required")
-    raw = _fact(incident, names["revenue_impact"])
-    if triggers.revenue_impact > 0 and raw is not None:
-        amount = _number(raw, names["revenue_impact"], reasons)
-        if amount is not None and amount > triggers.revenue_impact:
-            require("revenue_impact",
-                    f"revenue impact {amount:g} is above {triggers.revenue_impact:g}: required")
-    raw = _fact(incident, names["customer_impact"])
-    if triggers.customer_impact and raw is not None and raw.lower() in _TRUE:
+    if triggers.error_budget_burn > 0 and (burn := number("error_budget_burn")) is not None \
+            and burn >= triggers.error_budget_burn:
+        require("error_budget_burn",
+                f"error-budget burn {burn:g}x is at or above {triggers.error_budget_burn:g}x: required")
+    if compiled.downtime_minutes is not None and (minutes := number("downtime_minutes")) is not None \
+            and minutes > compiled.downtime_minutes:
+        require("downtime", f"user-facing downtime {minutes:g} min is above {triggers.downtime}: required")
+    if triggers.revenue_impact > 0 and (amount := number("revenue_impact")) is not None \
+            and amount > triggers.revenue_impact:
+        require("revenue_impact", f"revenue impact {amount:g} is above {triggers.revenue_impact:g}: required")
+    if triggers.customer_impact and flag("customer_impact"):
         require("customer_impact", "customers were affected: required")
     signoff = False
-    raw = _fact(incident, names["security"])
-    if incident.security or (raw is not None and raw.lower() in _TRUE):
-        signoff = True
-        if triggers.security:
-            require("security", "security incident: required, with a CIRT/legal sign-off before publishing")
-        else:
-            reasons.append("security incident: CIRT/legal sign-off before publishing")
-    raw = _fact(incident, names["legal"])
-    if incident.legal or (raw is not None and raw.lower() in _TRUE):
-        signoff = True
-        if triggers.legal:
-            require("legal", "legal involvement: required, with a CIRT/legal sign-off before publishing")
-        else:
-            reasons.append("legal involvement: CIRT/legal sign-off before publishing")
-    if fired:
-        requirement = Requirement.REQUIRED
-    raw = _fact(incident, names["near_miss"])
-    if raw is not None and raw.lower() in _TRUE and _RANK[triggers.near_miss] > _RANK[requirement]:
-        requirement = triggers.near_miss
-        fired.append("near_miss")
-        reasons.append(f"near miss: postmortem {requirement.value}")
-    return Decision(requirement=requirement, severity=severity, reasons=reasons, signoff_required=signoff,
-                    triggers=fired)
+    for kind, involved, enabled, what in (
+        ("security", incident.security or flag("security"), triggers.security, "security incident"),
+        ("legal", incident.legal or flag("legal"), triggers.legal, "legal involvement"),
+    ):
+        if involved:
+            signoff = True
+            if enabled:
+                require(kind, f"{what}: required, with a CIRT/legal sign-off before publishing")
+            else:
+                reasons.append(f"{what}: CIRT/legal sign-off before publishing")
+    return signoff
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -313,11 +326,22 @@ def due_times(policy: Policy, incident: Incident, severity: str | None = None) -
     deadlines that start at a milestone that has not happened yet."""
     policy = effective(policy, incident.team)
     severity = severity or incident_severity(policy, incident)
-    anchors = {Milestone.TRIGGERED: incident.started_at, Milestone.RESOLVED: incident.resolved_at}
-    return {
-        rule.name: due_at(rule, anchor) if (anchor := anchors.get(rule.after)) is not None else None
-        for rule in deadline_rules(policy, severity)
-    }
+    compiled = _compiled(policy)
+    plan = compiled.due_plan.get(severity)
+    if plan is None:
+        plan = compiled.due_plan[severity] = [
+            (rule.name, rule.after, rule.duration, rule.calendar) for rule in deadline_rules(policy, severity)]
+    started, resolved = incident.started_at, incident.resolved_at
+    due: dict[str, datetime | None] = {}
+    for name, after, duration, calendar in plan:
+        anchor = started if after is Milestone.TRIGGERED else resolved if after is Milestone.RESOLVED else None
+        if anchor is None:
+            due[name] = None
+        elif calendar is None:
+            due[name] = anchor + duration
+        else:
+            due[name] = add_business_time(anchor, duration, calendar)
+    return due
 
 
 def rules_for(policy: Policy, incident: Incident) -> PostmortemRules:
