@@ -551,6 +551,7 @@ class Redactor:
         self.audience = audience
         settings = policy.audience(audience)
         disabled = set(policy.disabled)
+        self._disabled = frozenset(disabled)
         self._allow = frozenset(policy.allowlist)
         self._allow_rx = [re.compile(p) for p in policy.allowlist_patterns]
         self._custom = [(c.name, re.compile(c.pattern)) for c in policy.patterns if audience in c.audiences]
@@ -594,7 +595,11 @@ class Redactor:
                 if hit is not None:
                     found.append(hit)
         found.extend(self._custom_hits(scan))
-        return [hit for hit in found if not self._allowed(scan.value(hit.start, hit.end))]
+        return [
+            hit
+            for hit in found
+            if hit.category not in self._disabled and not self._allowed(scan.value(hit.start, hit.end))
+        ]
 
     def _custom_hits(self, scan: _Scan) -> list[Hit]:
         hits: list[Hit] = []
