@@ -387,6 +387,33 @@ class EvidenceArchive:
             os.fsync(fh.fileno())
         return entry
 
+    def _check_version_chain(self, entries: list[ManifestEntry]) -> list[Problem]:
+        """Each version supersedes the one before it, and every version custody saw sealed is listed."""
+        problems: list[Problem] = []
+        previous: str | None = None
+        for entry in entries:
+            if entry.supersedes != previous:
+                problems.append(
+                    Problem(
+                        kind="manifest-missing",
+                        subject=entry.ref,
+                        detail=f"v{entry.version} supersedes {entry.supersedes}, but the version before it in "
+                        f"manifests.jsonl is {previous} (a version was removed or reordered)",
+                    )
+                )
+            previous = entry.ref
+        listed = {e.ref for e in entries}
+        for line in self.custody():
+            if line.action == "sealed" and line.ref and line.ref not in listed:
+                problems.append(
+                    Problem(
+                        kind="manifest-missing",
+                        subject=line.ref,
+                        detail=f"sealed at {line.at.isoformat()} (custody line {line.seq + 1}) but no longer listed",
+                    )
+                )
+        return problems
+
     def check_custody(self) -> list[Problem]:
         problems: list[Problem] = []
         if not self.custody_path.exists():
@@ -432,7 +459,9 @@ class EvidenceArchive:
         head = self.require_head()
         problems: list[Problem] = []
         items: dict[str, ItemRecord] = {}
-        for entry in self.manifest_entries():
+        entries = self.manifest_entries()
+        problems.extend(self._check_version_chain(entries))
+        for entry in entries:
             path = self.store.path(entry.ref)
             if not path.exists():
                 problems.append(Problem(kind="manifest-missing", subject=entry.ref, detail=f"v{entry.version}"))
@@ -447,6 +476,10 @@ class EvidenceArchive:
                 )
                 continue
             manifest = self.load_manifest(entry.ref)
+            if manifest.supersedes != entry.supersedes:
+                problems.append(
+                    Problem(kind="manifest-changed", subject=entry.ref, detail="supersedes differs from the log")
+                )
             if manifest.items_digest != items_digest(manifest.items, manifest.supersedes):
                 problems.append(
                     Problem(kind="manifest-changed", subject=entry.ref, detail="items digest does not match")

@@ -31,6 +31,7 @@ from aiohttp import web
 from afterword.activities.evidence import AttachRequest, attach_file, capture
 from afterword.activities.evidence_store import EvidenceArchive, Manifest
 from afterword.activities.store import ContentStore
+from afterword.activities.timeline import reconstruct_timeline
 from afterword.settings import Settings
 from afterword.workflows.models import EvidenceRequest, EvidenceSummary, Incident
 
@@ -192,6 +193,10 @@ def main() -> None:
         assert report.ok, report.problems
 
         began = time.perf_counter()
+        timeline_rows = reconstruct_timeline(store, summary.manifest_ref, [])
+        timeline_s = time.perf_counter() - began
+
+        began = time.perf_counter()
         subprocess.run(["sha256sum", *blobs], check=True, stdout=subprocess.DEVNULL)
         sha256sum_s = time.perf_counter() - began
         began = time.perf_counter()
@@ -213,6 +218,7 @@ def main() -> None:
         ]
         for name, mbps, seconds in rows:
             print(f"{name:<46}{mbps:>10.1f}{seconds:>10.2f}")
+        print(f"timeline rebuilt from all {stored / MB:.0f} MB: {len(timeline_rows)} rows in {timeline_s:.2f} s")
         print(f"verify / sha256sum: {sha256sum_s / verify_s:.2f}x   capture / copy+hash: {copy_s / capture_s:.2f}x")
         print("target verify >= 200 MB/s:", "met" if rate(report.bytes_checked, verify_s) >= 200 else "NOT met")
     finally:

@@ -154,3 +154,16 @@ async def test_purge_respects_retention_and_cli_reports(captured: Settings) -> N
     assert "legal hold" in run(captured, "list", PM).output
     assert run(captured, "hold", PM, "--reason", "done", "--release").exit_code == 0
     assert run(captured, "hold", PM, "--reason", "twice", "--release").exit_code == 1
+
+
+async def test_removing_a_manifest_version_from_the_log_is_caught(captured: Settings, tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("bridge call notes")
+    assert run(captured, "add", PM, str(note), "--note", "bridge notes").exit_code == 0
+    archive = archive_of(captured)
+    first, second = archive.manifests_path.read_text().splitlines()
+    archive.manifests_path.write_text(second + "\n")  # drop v1: the record of what was captured first
+    failed = run(captured, "verify", PM)
+    assert failed.exit_code == 1
+    assert "manifest-missing" in failed.output and "a version was removed or reordered" in failed.output
+    assert json.loads(first)["ref"] in failed.output

@@ -100,3 +100,17 @@ def test_edits_keep_every_row_linked_to_stored_evidence(tmp_path: Path, events: 
     for row in apply_edits(rows, edits, store):
         assert row.evidence_ref is not None
         assert row.evidence_ref in REFS or store.exists(row.evidence_ref)
+
+
+words = st.sampled_from(["ERROR", "error", "Deployed", "deployment", "OOMKilled", "ok", "Timeout", "errors", "-", " "])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(words, max_size=8).map("".join), st.sampled_from([r"(?i)\b(error|deploy\w*|oom\w*)\b", r"(?i)timeout"]))
+def test_fast_matcher_agrees_with_the_plain_regex(text: str, pattern: str) -> None:
+    import re
+
+    from afterword.activities.adapters.logs import DEFAULT_PATTERN, Matcher
+
+    for candidate in (pattern, DEFAULT_PATTERN):
+        assert Matcher(candidate).search(text) == bool(re.search(candidate, text))
