@@ -96,18 +96,23 @@ def worker_process(settings: Settings, tmp_path: Path) -> Iterator[Callable[...,
             process.wait()
 
 
-@pytest.mark.e2e
-async def test_sigterm_stops_worker_and_its_server_with_exit_0(
-    settings: Settings, worker_process: Callable[..., subprocess.Popen[str]], tmp_path: Path
-) -> None:
-    worker = worker_process("--no-intake")
+def _read_banner(worker: subprocess.Popen[str]) -> str:
+    """stdout up to the banner's last line (or EOF if the worker died first)."""
     assert worker.stdout is not None
     banner = []
     for line in iter(worker.stdout.readline, ""):
         banner.append(line)
         if line.startswith("  Data dir:"):
             break
-    output = "".join(banner)
+    return "".join(banner)
+
+
+@pytest.mark.e2e
+async def test_sigterm_stops_worker_and_its_server_with_exit_0(
+    settings: Settings, worker_process: Callable[..., subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    worker = worker_process("--no-intake")
+    output = await asyncio.wait_for(asyncio.to_thread(_read_banner, worker), timeout=90)
     assert "afterword worker ready" in output, (tmp_path / "worker.stderr").read_text()
     ui = f"http://127.0.0.1:{settings.embedded_ui_port}/namespaces/default/workflows"
     assert ui in output
