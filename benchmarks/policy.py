@@ -9,6 +9,7 @@ same run: parsing the same TOML with tomllib (load), and a bare dict lookup of t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import tomllib
@@ -55,19 +56,17 @@ def incidents() -> list[tuple[dict[str, str], Incident]]:
         ({"severity": "high", "security": "true"}, {}),
     ]
     out = []
-    for index, (labels, annotations) in enumerate(cases):
+    for index, (labels, notes) in enumerate(cases):
         out.append((labels, Incident(
-            org="platform", key=f"k{index}", title="t", severity="SEV3", labels=labels, annotations=annotations,
+            org="platform", key=f"k{index}", title="t", severity="SEV3", labels=labels, annotations=notes,
             started_at=t0, resolved_at=t0 + timedelta(hours=index), team=("payments", "search", None)[index % 3],
         )))
     return out
 
 
 def main() -> None:
-    try:
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
-    except (AttributeError, OSError):
-        pass
+    with contextlib.suppress(AttributeError, OSError):  # one core, as the target says
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     print("policy load (parse + inherit + validate + cross-checks), mean per file:")
     files = [("shipped default", default_text(), None)] + [
         (path.name, path.read_text(), path) for path in sorted((ROOT / "examples" / "policies").glob("*.toml"))

@@ -125,10 +125,25 @@ def _locate(sources: list[Source], path: KeyPath) -> tuple[str, int | None]:
     return best[1], best[2]
 
 
-def _clean_loc(loc: tuple[str | int, ...]) -> KeyPath:
-    # pydantic adds markers for dict keys and tagged unions; a key path is only names and indexes
-    return tuple(part for part in loc if part != "[key]" and not (isinstance(part, str) and "[" in part
-                                                                   and part.endswith("]")))
+def _clean_loc(loc: tuple[str | int, ...], data: Any) -> KeyPath:
+    """The key path in the document for a pydantic error location.
+
+    pydantic adds parts of its own (`[key]` for a dict key, a union member's name); they are told apart
+    from real keys by walking the data itself: a real key exists where it is named, except a missing key,
+    which is the last part."""
+    path: list[str | int] = []
+    current = data
+    for index, part in enumerate(loc):
+        in_table = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_table or in_list:
+            current = current[part]
+        elif isinstance(current, dict) and index == len(loc) - 1 and part != "[key]":
+            pass  # a required key that is missing
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
 
 
 def _model_at(path: KeyPath) -> type[BaseModel] | None:
@@ -168,7 +183,7 @@ def _message(error: Any, path: KeyPath) -> str:
     if kind == "extra_forbidden":
         model = _model_at(path[:-1])
         allowed = ", ".join(model.model_fields) if model else "see `afterword policy schema`"
-        return f"unknown key {str(path[-1])!r}; allowed here: {allowed}"
+        return f"unknown key {str(path[-1]) if path else '?'!r}; allowed here: {allowed}"
     if kind == "missing":
         return "required key is missing"
     message = str(error["msg"])
@@ -187,7 +202,7 @@ def validate(loaded: Loaded, *, prefix: KeyPath = ()) -> Policy:
         # a value that fits none of a union's options gets one error per option: one problem, all options
         grouped: dict[KeyPath, list[str]] = {}
         for error in err.errors():
-            path = (*prefix, *_clean_loc(tuple(error["loc"])))
+            path = (*prefix, *_clean_loc(tuple(error["loc"]), loaded.data))
             message = _message(error, path)
             if message not in grouped.setdefault(path, []):
                 grouped[path].append(message)

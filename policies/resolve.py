@@ -103,7 +103,7 @@ def _compile(policy: Policy) -> _Compiled:
         holidays=list(policy.calendar.holidays),
     )
     policy_dict = policy.model_dump(mode="json")
-    renamed: dict[str, str] = dict(policy.triggers.labels)
+    renamed: dict[str, str] = {str(fact): label for fact, label in policy.triggers.labels.items()}
     labels = {fact: renamed.get(fact, fact) for fact in FACTS}
     return _Compiled(
         order=order,

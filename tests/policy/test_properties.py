@@ -166,14 +166,15 @@ def test_business_deadlines_grow_with_duration(calendar: BusinessCalendar, ancho
 # Policy data is type-consistent across files (a key that is a table in one file is a table in every file
 # that validates), so the generated documents are too: keys "t*" hold tables, the others scalars or lists.
 leaves = st.one_of(st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=3))
-tables: st.SearchStrategy[dict[str, Any]] = st.deferred(lambda: st.dictionaries(
-    st.sampled_from(["t1", "t2", "v1", "v2"]), st.none(), max_size=4).flatmap(
-    lambda shape: st.fixed_dictionaries(
-        {key: (tables if key.startswith("t") else leaves) for key in shape})))
+def tables(depth: int = 3) -> st.SearchStrategy[dict[str, Any]]:
+    keys = ["t1", "t2", "v1", "v2"] if depth else ["v1", "v2"]
+    return st.sets(st.sampled_from(keys), max_size=len(keys)).flatmap(
+        lambda shape: st.fixed_dictionaries(
+            {key: (tables(depth - 1) if key.startswith("t") else leaves) for key in sorted(shape)}))
 
 
 @settings(max_examples=200, deadline=None)
-@given(tables, tables, tables)
+@given(tables(), tables(), tables())
 def test_merge_is_associative(a: dict[str, Any], b: dict[str, Any], c: dict[str, Any]) -> None:
     assert merge(merge(a, b), c) == merge(a, merge(b, c))
 
