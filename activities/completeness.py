@@ -201,7 +201,7 @@ def action_items(tokens: Sequence[Token]) -> list[ActionItem]:
                 end += 1
             text = "\n".join(t.content for t in tokens[index:end] if t.type == "inline")
             line = (token.map[0] + 1) if token.map else 0
-            fields = {key: m.group(1).strip() for key, rx in _INLINE_FIELDS.items() if (m := rx.search(text))}
+            fields = {key: m.group(1).strip(" \t,.;()") for key, rx in _INLINE_FIELDS.items() if (m := rx.search(text))}
             if "owner" not in fields and (mention := _MENTION.search(text)):
                 fields["owner"] = mention.group(0)
             items.append(ActionItem(line, text, fields))

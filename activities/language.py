@@ -134,6 +134,7 @@ _INLINE_MASKS = re.compile(
     r"|<!--[\s\S]*?-->"  # HTML comments
     r"|\]\([^)\s]*\)"  # link targets
     r"|https?://\S+"  # bare URLs
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses: contact details, not wording
     r"|\"[^\"\n]{1,400}\"|\u201c[^\u201d\n]{1,400}\u201d"  # quotes the author marks
 )
 
@@ -292,7 +293,7 @@ class Linter:
             re.compile(
                 r"(?<![\w@.-])(?:"
                 + "|".join(r"\s+".join(re.escape(w) for w in s.split()) for s in roster_words)
-                + r")(?![\w-])",
+                + r")(?![\w-]|[.@]\w)",
                 re.IGNORECASE,
             )
             if roster_words

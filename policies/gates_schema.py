@@ -150,27 +150,28 @@ class CustomPattern(_Strict):
 
 
 class AudienceSettings(_Strict):
-    """What one audience's redaction removes, beyond secrets (always removed)."""
+    """What one audience's redaction removes, beyond secrets (always removed). Unset switches take the
+    audience's default: all off for internal, all on for external."""
 
-    personal_data: bool = Field(description="e-mail, IP addresses, phone numbers, card numbers")
-    names: bool = Field(description="roster names and handles replaced by role labels")
-    hostnames: bool = Field(description="internal hostnames (see internal_domains)")
-    terms: bool = Field(description="the policy's listed terms")
+    personal_data: bool | None = Field(default=None, description="e-mail, IP addresses, phone and card numbers")
+    names: bool | None = Field(default=None, description="roster names and handles replaced by role labels")
+    hostnames: bool | None = Field(default=None, description="internal hostnames (see internal_domains)")
+    terms: bool | None = Field(default=None, description="the policy's listed terms")
 
-
-def _internal() -> AudienceSettings:
-    return AudienceSettings(personal_data=False, names=False, hostnames=False, terms=False)
-
-
-def _external() -> AudienceSettings:
-    return AudienceSettings(personal_data=True, names=True, hostnames=True, terms=True)
+    def filled(self, default: bool) -> AudienceSettings:
+        return AudienceSettings(
+            personal_data=default if self.personal_data is None else self.personal_data,
+            names=default if self.names is None else self.names,
+            hostnames=default if self.hostnames is None else self.hostnames,
+            terms=default if self.terms is None else self.terms,
+        )
 
 
 class RedactionPolicy(_Strict):
     """`[redaction]`: what the internal and the external version of a postmortem leave out."""
 
-    internal: AudienceSettings = Field(default_factory=_internal)
-    external: AudienceSettings = Field(default_factory=_external)
+    internal: AudienceSettings = Field(default_factory=AudienceSettings)
+    external: AudienceSettings = Field(default_factory=AudienceSettings)
     terms: list[str] = Field(
         default_factory=list, description="listed terms (customers, codenames) removed for external"
     )
@@ -204,4 +205,5 @@ class RedactionPolicy(_Strict):
         return value
 
     def audience(self, name: Audience) -> AudienceSettings:
-        return self.internal if name == "internal" else self.external
+        """The audience's switches with its defaults filled in."""
+        return self.internal.filled(False) if name == "internal" else self.external.filled(True)
