@@ -365,8 +365,27 @@ class Capture:
 
     # -- sealing ----------------------------------------------------------------------------------
 
+    def _sealed_by_this_capture(self) -> str | None:
+        """The manifest this capture sealed before a crash kept it from noting so in its journal."""
+        for entry in reversed(self.archive.manifest_entries()):
+            if entry.phase == self.req.phase:
+                manifest = self.archive.load_manifest(entry.ref)
+                if manifest.created_at == datetime.fromisoformat(self.journal["created_at"]):
+                    return entry.ref
+        return None
+
     def _seal(self) -> str:
-        supersedes: str | None = self.journal["supersedes"]
+        # read the head and append after it under one lock: an attachment added while this capture
+        # ran is carried into the new version, and the version chain never forks
+        with self.archive.locked():
+            ref = self._sealed_by_this_capture() or self.archive.seal_locked(self._manifest(), self.collector)
+        self.journal["manifest_ref"] = ref
+        self._save()
+        return ref
+
+    def _manifest(self) -> Manifest:
+        head = self.archive.head()
+        supersedes = head.ref if head else None
         previous = self.archive.load_manifest(supersedes) if supersedes else None
         new_items = [ItemRecord.model_validate(v) for v in self.journal["items"].values()]
         new_gaps = [Gap.model_validate(v) for v in self.journal["gaps"].values()]
@@ -385,7 +404,7 @@ class Capture:
         retention_days = self.policy.retention_days or self.settings.retention_days
         incident: Incident = self.req.incident
         window = self.window
-        manifest = Manifest(
+        return Manifest(
             postmortem_id=self.req.postmortem_id,
             org=incident.org,
             incident_key=incident.key,
@@ -406,10 +425,6 @@ class Capture:
             items_digest=items_digest(items, supersedes),
             skew_tolerance_seconds=self.policy.skew_tolerance.total_seconds(),
         )
-        ref = self.archive.seal(manifest, self.collector)
-        self.journal["manifest_ref"] = ref
-        self._save()
-        return ref
 
     async def run(self) -> EvidenceSummary:
         # beat while a slow source is being waited on, so a heartbeat timeout only fires for a dead worker
@@ -476,44 +491,50 @@ def attach_file(settings: Settings, req: AttachRequest) -> EvidenceSummary:
         raise EvidenceError("say what the attachment shows (--note)")
     store = ContentStore(settings.store_dir)
     archive = EvidenceArchive(settings.evidence_dir, store, req.postmortem_id)
-    head = archive.require_head()
-    previous = archive.load_manifest(head.ref)
-    ref = store.put_file(source)
+    archive.require_head()
+    ref = store.put_file(source)  # outside the lock: a large file must not hold up the worker
     size = store.path(ref).stat().st_size
-    if any(item.sha256 == ref and item.source == "attachment" for item in previous.items):
-        archive.record(req.by, "attach-skipped", ref=ref, detail=f"{source.name} is already attached")
-        return summary_of(head.ref, previous)
-    number = sum(1 for item in previous.items if item.source == "attachment") + 1
     at = utc(req.at) if req.at else None
-    item = ItemRecord(
-        id=f"attachment/{number:03d}-{source.name}",
-        source="attachment",
-        kind="attachment",
-        target=source.name,
-        start=at,
-        end=at,
-        collected_at=now_local(),
-        collector=req.by,
-        size=size,
-        sha256=ref,
-        media_type=_guess_media_type(source),
-        note=req.note.strip(),
-        phase="attachment",
-    )
-    archive.record(req.by, "attached", ref=ref, item=item.id, where=archive.where(ref), detail=req.note.strip())
-    items = [*previous.items, item]
-    manifest = previous.model_copy(
-        update={
-            "version": previous.version + 1,
-            "phase": "attachment",
-            "supersedes": head.ref,
-            "created_at": now_local(),
-            "collector": req.by,
-            "items": items,
-            "items_digest": items_digest(items, head.ref),
-        }
-    )
-    new_ref = archive.seal(manifest, req.by)
+    with archive.locked():
+        head = archive.require_head()
+        previous = archive.load_manifest(head.ref)
+        if any(item.sha256 == ref and item.source == "attachment" for item in previous.items):
+            archive.append_custody_locked(
+                req.by, "attach-skipped", ref=ref, detail=f"{source.name} is already attached"
+            )
+            return summary_of(head.ref, previous)
+        number = sum(1 for item in previous.items if item.source == "attachment") + 1
+        item = ItemRecord(
+            id=f"attachment/{number:03d}-{source.name}",
+            source="attachment",
+            kind="attachment",
+            target=source.name,
+            start=at,
+            end=at,
+            collected_at=now_local(),
+            collector=req.by,
+            size=size,
+            sha256=ref,
+            media_type=_guess_media_type(source),
+            note=req.note.strip(),
+            phase="attachment",
+        )
+        archive.append_custody_locked(
+            req.by, "attached", ref=ref, item=item.id, where=archive.where(ref), detail=req.note.strip()
+        )
+        items = [*previous.items, item]
+        manifest = previous.model_copy(
+            update={
+                "version": previous.version + 1,
+                "phase": "attachment",
+                "supersedes": head.ref,
+                "created_at": now_local(),
+                "collector": req.by,
+                "items": items,
+                "items_digest": items_digest(items, head.ref),
+            }
+        )
+        new_ref = archive.seal_locked(manifest, req.by)
     return summary_of(new_ref, manifest)
 
 

@@ -164,10 +164,15 @@ def default_identity() -> str:
 
 
 def safe_id(postmortem_id: str) -> str:
+    """A directory name for a postmortem id: the id itself when it is already safe; otherwise a
+    cleaned, shortened form plus a hash of the original, so two ids never share a directory."""
+    if not postmortem_id.strip():
+        raise EvidenceError("a postmortem id is required")
     cleaned = _SAFE.sub("_", postmortem_id).strip("._")
-    if not cleaned:
-        raise EvidenceError(f"postmortem id {postmortem_id!r} has no usable characters")
-    return cleaned
+    if cleaned == postmortem_id and len(cleaned) <= 150:
+        return cleaned
+    digest = hashlib.sha256(postmortem_id.encode()).hexdigest()[:12]
+    return f"{cleaned[:120]}-{digest}" if cleaned else digest
 
 
 def items_digest(items: list[ItemRecord], supersedes: str | None) -> str:
@@ -300,32 +305,35 @@ class EvidenceArchive:
 
     def seal(self, manifest: Manifest, who: str) -> str:
         """Store the manifest, append it to the version log, record custody. Idempotent by content."""
-        data = canonical_json(manifest)
         with self.locked():
-            ref = self.store.put_bytes(data)
-            entries = self.manifest_entries()
-            if any(e.ref == ref for e in entries):
-                return ref
-            entry = ManifestEntry(
-                ref=ref,
-                version=manifest.version,
-                phase=manifest.phase,
-                supersedes=manifest.supersedes,
-                sealed_at=now_local(),
-            )
-            with open(self.manifests_path, "a") as fh:
-                fh.write(entry.model_dump_json() + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            self._append_custody_locked(
-                who,
-                "sealed",
-                ref=ref,
-                where=self.where(ref),
-                detail=f"manifest v{manifest.version} ({manifest.phase}), {len(manifest.items)} items, "
-                f"{len(manifest.gaps)} gaps"
-                + (f", supersedes {manifest.supersedes[:12]}" if manifest.supersedes else ""),
-            )
+            return self.seal_locked(manifest, who)
+
+    def seal_locked(self, manifest: Manifest, who: str) -> str:
+        """`seal` for a caller that holds `locked()` (it read the head it supersedes under the same lock)."""
+        data = canonical_json(manifest)
+        ref = self.store.put_bytes(data)
+        entries = self.manifest_entries()
+        if any(e.ref == ref for e in entries):
+            return ref
+        entry = ManifestEntry(
+            ref=ref,
+            version=manifest.version,
+            phase=manifest.phase,
+            supersedes=manifest.supersedes,
+            sealed_at=now_local(),
+        )
+        with open(self.manifests_path, "a") as fh:
+            fh.write(entry.model_dump_json() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.append_custody_locked(
+            who,
+            "sealed",
+            ref=ref,
+            where=self.where(ref),
+            detail=f"manifest v{manifest.version} ({manifest.phase}), {len(manifest.items)} items, "
+            f"{len(manifest.gaps)} gaps" + (f", supersedes {manifest.supersedes[:12]}" if manifest.supersedes else ""),
+        )
         return ref
 
     # -- chain of custody -------------------------------------------------------------------------
@@ -350,9 +358,9 @@ class EvidenceArchive:
         detail: str = "",
     ) -> CustodyEntry:
         with self.locked():
-            return self._append_custody_locked(who, action, ref=ref, item=item, where=where, detail=detail)
+            return self.append_custody_locked(who, action, ref=ref, item=item, where=where, detail=detail)
 
-    def _append_custody_locked(
+    def append_custody_locked(
         self,
         who: str,
         action: str,
@@ -553,7 +561,7 @@ class EvidenceArchive:
         hold = Hold(by=who, at=now_local(), reason=reason.strip())
         with self.locked():
             write_atomic(self.hold_path, hold.model_dump_json().encode())
-            self._append_custody_locked(who, "hold-placed", where=self.where(), detail=hold.reason)
+            self.append_custody_locked(who, "hold-placed", where=self.where(), detail=hold.reason)
         return hold
 
     def release_hold(self, who: str, reason: str) -> None:
@@ -561,7 +569,7 @@ class EvidenceArchive:
             if not self.hold_path.exists():
                 raise EvidenceError(f"postmortem {self.postmortem_id!r} has no legal hold")
             self.hold_path.unlink()
-            self._append_custody_locked(who, "hold-released", where=self.where(), detail=reason)
+            self.append_custody_locked(who, "hold-released", where=self.where(), detail=reason)
 
     def referenced_refs(self) -> set[str]:
         refs: set[str] = set()
@@ -666,7 +674,7 @@ def purge(
                     archive.dir / "purged.json",
                     json.dumps({"by": who, "at": now_local().isoformat(), "blobs": len(removable)}).encode(),
                 )
-                archive._append_custody_locked(
+                archive.append_custody_locked(
                     who,
                     "purged",
                     where=f"file://{Path(store.root).resolve()}",

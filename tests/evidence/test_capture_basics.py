@@ -93,3 +93,13 @@ def test_documented_example_policy_is_valid_and_selects_sources_per_service() ->
         "http-json:elasticsearch",
         "slack:slack",
     ]
+
+
+def test_postmortem_ids_map_to_distinct_safe_directories() -> None:
+    from afterword.activities.evidence_store import safe_id
+
+    assert safe_id("pm-acme-3f2a9c") == "pm-acme-3f2a9c"
+    odd = ["pm/acme:1", "pm_acme_1", "pm acme 1", "../../etc", "x" * 400]
+    names = [safe_id(i) for i in odd]
+    assert len(set(names)) == len(names)
+    assert all("/" not in n and not n.startswith(".") and len(n) <= 150 for n in names)

@@ -16,7 +16,7 @@ from aiohttp import web
 from temporalio.testing import ActivityEnvironment
 
 from afterword.activities.adapters.base import Collected, Window
-from afterword.activities.evidence import EvidenceActivities, capture
+from afterword.activities.evidence import AttachRequest, EvidenceActivities, attach_file, capture
 from afterword.activities.evidence_store import EvidenceArchive, Manifest
 from afterword.activities.store import ContentStore
 from afterword.settings import Settings
@@ -194,3 +194,50 @@ async def test_concurrent_attempts_of_one_capture_do_not_interleave(tmp_path: Pa
     source = CountingSource("only")
     one, two = await asyncio.gather(capture(settings, req, sources=[source]), capture(settings, req, sources=[source]))
     assert one == two and source.calls == 1
+
+
+class AttachingSource(CountingSource):
+    """A person attaches a file while this source is being collected."""
+
+    def __init__(self, settings: Settings, postmortem_id: str, file: Path) -> None:
+        super().__init__("slow")
+        self.settings, self.postmortem_id, self.file = settings, postmortem_id, file
+
+    async def collect(self, incident: Incident, window: Window) -> list[Collected]:
+        attach = AttachRequest(postmortem_id=self.postmortem_id, path=str(self.file), note="bridge notes", by="alice")
+        await asyncio.to_thread(attach_file, self.settings, attach)
+        return await super().collect(incident, window)
+
+
+async def test_attachment_added_during_a_capture_is_kept_and_the_chain_stays_linear(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    store = ContentStore(settings.store_dir)
+    started = datetime.now(UTC) - timedelta(minutes=30)
+    trigger = make_request(store, started)
+    await capture(settings, trigger, sources=[])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("bridge call notes")
+    resolution = make_request(store, started, phase="resolution", resolved=started + timedelta(minutes=20))
+    summary = await capture(settings, resolution, sources=[AttachingSource(settings, resolution.postmortem_id, notes)])
+
+    archive = EvidenceArchive(settings.evidence_dir, store, resolution.postmortem_id)
+    entries = archive.manifest_entries()
+    assert [e.phase for e in entries] == ["trigger", "attachment", "resolution"]
+    assert [e.supersedes for e in entries] == [None, entries[0].ref, entries[1].ref]
+    manifest = Manifest.model_validate_json(store.get(summary.manifest_ref))
+    assert any(i.source == "attachment" for i in manifest.items)
+    assert archive.verify("test", record=False).ok
+
+
+async def test_crash_between_sealing_and_journalling_does_not_seal_twice(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    store = ContentStore(settings.store_dir)
+    req = make_request(store, datetime.now(UTC) - timedelta(minutes=3))
+    first = await capture(settings, req, sources=[])
+    archive = EvidenceArchive(settings.evidence_dir, store, req.postmortem_id)
+    journal = archive.read_journal("trigger")
+    assert journal is not None
+    journal["manifest_ref"] = None  # as if the worker died right after appending to manifests.jsonl
+    archive.write_journal("trigger", journal)
+    again = await capture(settings, req, sources=[])
+    assert again == first and len(archive.manifest_entries()) == 1
