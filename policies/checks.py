@@ -207,8 +207,9 @@ def _review(policy: Policy) -> Found:
             "review", "quorum")
         if quorum > len(reviewers):
             yield path, (
-                f"quorum {quorum} for {severity} cannot be met: only {len(reviewers)} people hold a reviewer "
-                f"role ({', '.join(sorted(reviewer_roles))})"
+                f"quorum {quorum} for {severity} cannot be met: only {len(reviewers)} "
+                f"{'person holds' if len(reviewers) == 1 else 'people hold'} a reviewer role "
+                f"({', '.join(sorted(reviewer_roles))})"
             )
         required = list(policy.review.required_roles)
         if rules and rules.required_roles is not None:

@@ -194,31 +194,72 @@ def _message(error: Any, path: KeyPath) -> str:
     return message
 
 
+def _schema_problems(err: ValidationError, data: dict[str, Any]) -> dict[KeyPath, list[str]]:
+    # a value that fits none of a union's options gets one error per option: one problem, all options
+    grouped: dict[KeyPath, list[str]] = {}
+    for error in err.errors():
+        path = _clean_loc(tuple(error["loc"]), data)
+        message = _message(error, path)
+        if error["type"] == "missing" and path:
+            # the table that lacks a required key cannot be used at all: drop it when checking the rest
+            grouped.setdefault(path[:-1], [])
+        if message not in grouped.setdefault(path, []):
+            grouped[path].append(message)
+    return grouped
+
+
+def _without(data: Any, paths: list[KeyPath]) -> Any:
+    """A copy of `data` without the values at `paths` (so defaults or inherited values stand in)."""
+    if not paths:
+        return data
+    if any(not path for path in paths):
+        return None
+    if isinstance(data, dict):
+        return {k: _without(v, [p[1:] for p in paths if p[0] == k]) for k, v in data.items()
+                if (k,) not in paths}
+    if isinstance(data, list):
+        return [_without(v, [p[1:] for p in paths if p[0] == i]) for i, v in enumerate(data) if (i,) not in paths]
+    return data
+
+
 def validate(loaded: Loaded, *, prefix: KeyPath = ()) -> Policy:
-    """The policy model for merged data; every schema and cross-field problem as one PolicyError."""
-    try:
-        policy = Policy.model_validate(loaded.data)
-    except ValidationError as err:
-        # a value that fits none of a union's options gets one error per option: one problem, all options
-        grouped: dict[KeyPath, list[str]] = {}
-        for error in err.errors():
-            path = (*prefix, *_clean_loc(tuple(error["loc"]), loaded.data))
-            message = _message(error, path)
-            if message not in grouped.setdefault(path, []):
-                grouped[path].append(message)
-        problems = []
-        for path, messages in grouped.items():
-            file, line = _locate(loaded.sources, path)
-            problems.append(Problem(file, line, dotted(path), "; or: ".join(messages)))
-        raise PolicyError(problems) from None
-    found = checks.check(policy, loaded.base_dir)
+    """The policy model for merged data; every schema and cross-field problem as one PolicyError.
+
+    Cross-field checks need a valid model, so after schema errors the faulty values are set aside (their
+    defaults or inherited values stand in) and the rest is still checked: one run lists every problem."""
+    found: dict[KeyPath, list[str]] = {}
+    data: Any = loaded.data
+    policy: Policy | None = None
+    for _attempt in range(4):
+        try:
+            policy = Policy.model_validate(data)
+            break
+        except ValidationError as err:
+            problems = _schema_problems(err, data)
+            for path, messages in problems.items():
+                if messages:
+                    found.setdefault(path, messages)
+            data = _without(data, list(problems))
+            if not isinstance(data, dict):
+                break
+    if policy is not None:
+        for path, message in checks.check(policy, loaded.base_dir):
+            if not any(path[: len(bad)] == bad for bad in found):  # not a consequence of a reported one
+                found.setdefault(path, []).append(message)
     if found:
-        problems = []
-        for sub, message in found:
-            path = (*prefix, *sub)
-            file, line = _locate(loaded.sources, path)
-            problems.append(Problem(file, line, dotted(path), message))
-        raise PolicyError(problems)
+        problems_out = []
+        for path, messages in found.items():
+            full = (*prefix, *path)
+            file, line = _locate(loaded.sources, full)
+            message = "; or: ".join(messages)
+            top = loaded.sources[0].name if loaded.sources else file
+            if file == SHIPPED and top != SHIPPED:
+                # nobody edits the shipped file: the fix is to set the value in the policy being loaded
+                message += f" (the value is inherited from the shipped default, line {line}: set it here)"
+                file, line = top, _locate(loaded.sources[:1], full)[1]
+            problems_out.append(Problem(file, line, dotted(full), message))
+        raise PolicyError(problems_out)
+    assert policy is not None
     return policy
 
 

@@ -137,3 +137,21 @@ def test_standalone_policy_without_extends_uses_schema_defaults() -> None:
     policy = load_text(text, "solo.toml")
     assert policy.deadlines == {}  # nothing inherited: only what the file says
     assert policy.review.quorum == 1
+
+
+def test_schema_and_cross_field_problems_in_one_run(tmp_path: Path) -> None:
+    path = tmp_path / "acme.toml"
+    path.write_text(
+        'extends = "default"\n\n[review]\nquorom = 2\n\n[[people]]\nname = "Ann"\nhandle = "ann"\n'
+        'roles = ["reviewer", "wizard"]\n\n[integrations.tickets]\nadapter = "github"\n'
+        'settings = { token = "ghp_abcdefghijklmnopqrstuvwxyz0123" }\n'
+    )
+    with pytest.raises(PolicyError) as err:
+        load_policy(path)
+    found = {(p.file, p.line, p.key) for p in err.value.problems}
+    assert (str(path), 4, "review.quorom") in found  # schema
+    assert (str(path), 9, "people[0].roles[1]") in found  # cross-field, despite the schema error
+    assert (str(path), 13, "integrations.tickets.settings.token") in found
+    inherited = next(p for p in err.value.problems if p.key == "review.by_severity.SEV1.quorum")
+    assert inherited.file == str(path)  # the shipped file is not the one to edit
+    assert "inherited from the shipped default" in inherited.message
