@@ -106,9 +106,14 @@ class IntakeConfig(BaseModel):
     )
     retry_after_seconds: int = Field(default=30, ge=1)
     dedupe_ttl: timedelta = Field(default=timedelta(minutes=15), description="how long delivery ids are kept")
+    trust_for: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="a repeat firing of an incident whose postmortem Temporal acknowledged less than this ago "
+        "is answered without another call; 0 sends every notification to Temporal",
+    )
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
-    @field_validator("temporal_timeout", "dedupe_ttl", mode="before")
+    @field_validator("temporal_timeout", "dedupe_ttl", "trust_for", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)

@@ -30,9 +30,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from afterword.activities.store import ContentStore
-from afterword.intake.errors import TemporalUnavailable
+from afterword.intake.errors import Malformed, TemporalUnavailable
 from afterword.intake.sources.base import Notification, Status
 from afterword.workflows.identity import postmortem_id
 from afterword.workflows.models import (
@@ -106,6 +108,7 @@ class Episode:
     workflow_id: str
     resolved_at: datetime | None
     terminal: bool = False
+    confirmed: float = field(default_factory=time.monotonic)  # when Temporal last acknowledged it
 
 
 class Errors:
@@ -161,6 +164,7 @@ class Dispatcher:
         *,
         timeout: timedelta = timedelta(seconds=4),
         dedupe_ttl: timedelta = timedelta(minutes=15),
+        trust_for: timedelta = timedelta(seconds=10),
         errors: Errors | None = None,
         cache_limit: int = 20_000,
     ) -> None:
@@ -168,6 +172,7 @@ class Dispatcher:
         self.policies = policies
         self.store = store
         self.timeout = timeout.total_seconds()
+        self.trust_for = trust_for.total_seconds()
         self.errors = errors or Errors()
         self._recent = _Recent(ttl=dedupe_ttl.total_seconds())
         self._inflight: dict[str, asyncio.Future[Outcome]] = {}
@@ -211,9 +216,19 @@ class Dispatcher:
         try:
             async with asyncio.timeout(self.timeout), lock:
                 outcome = await self._apply(org, notification, assessment)
-        except TimeoutError:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # the update's wait was cut short by our deadline: unknown whether it applied, so the
+            # sender retries, and the retry is idempotent (resolve twice is a no-op)
             raise TemporalUnavailable(f"Temporal did not acknowledge within {self.timeout:g} s") from None
-        except self.errors.unavailable as exc:
+        except (self.errors.unavailable, RPCError) as exc:
+            raise TemporalUnavailable(str(exc)) from exc
+        except self.errors.rejected as exc:
+            # Temporal refused to start this incident's postmortem (e.g. a field it cannot index):
+            # retrying the same delivery cannot help, so the sender is told why
+            raise Malformed(f"Temporal refused this incident: {exc}") from exc
+        except RuntimeError as exc:
+            if "client connect" not in str(exc):  # a lazy client that cannot reach Temporal
+                raise
             raise TemporalUnavailable(str(exc)) from exc
         outcome = outcome.model_copy(
             update={
@@ -251,8 +266,15 @@ class Dispatcher:
     async def _fire(self, org: str, n: Notification, a: Assessment) -> Outcome:
         cache_key = self._cache_key(org, n.key)
         known = self._episodes.get(cache_key)
-        number = known.number if known else 1
         by = f"intake:{n.source}"
+        number = known.number if known else 1
+        if known is not None and self._trusted(known):
+            # Temporal acknowledged this postmortem moments ago: a repeat of the firing has nothing new
+            # to record there (its payload is already in the store), so it is answered without a call
+            decided = await self._after(known, n, a, by)
+            if decided is not None:
+                return decided
+            number, known = known.number + 1, None
         while number <= MAX_EPISODES:
             incident = a.incident.model_copy(update={"key": episode_key(n.key, number), "resolved_at": None})
             opened = await self.starter.open(incident, a.rules(incident), by)
@@ -262,32 +284,42 @@ class Dispatcher:
             episode = known if known and known.workflow_id == opened.workflow_id else None
             if episode is None:
                 episode = await self._episode_from_status(number, opened.workflow_id)
-                self._remember(cache_key, episode)
-            if episode.resolved_at is None and not episode.terminal:
-                return Outcome(action="matched", workflow_id=episode.workflow_id)
-            fresh = n.status is Status.REOPENED or (
-                episode.resolved_at is not None and n.latest_start > episode.resolved_at
-            )
-            if not fresh:  # a late copy of a firing that this postmortem already covers
-                return Outcome(action="matched", workflow_id=episode.workflow_id, note="firing predates resolution")
-            within = (
-                episode.resolved_at is not None
-                and not episode.terminal
-                and (n.status is Status.REOPENED or n.latest_start - episode.resolved_at <= a.flap_window)
-            )
-            if within:
-                return await self._reopen(episode, by)
-            number += 1  # a recurrence after the flap window: its own postmortem
-            known = None
+            episode.confirmed = time.monotonic()
+            self._remember(cache_key, episode)
+            decided = await self._after(episode, n, a, by)
+            if decided is not None:
+                return decided
+            number, known = number + 1, None  # a recurrence after the flap window: its own postmortem
         raise RuntimeError(f"more than {MAX_EPISODES} recurrences of {n.key!r}")
+
+    async def _after(self, episode: Episode, n: Notification, a: Assessment, by: str) -> Outcome | None:
+        """A firing for an incident whose postmortem exists: match, reopen, or None (a recurrence)."""
+        if episode.resolved_at is None and not episode.terminal:
+            return Outcome(action="matched", workflow_id=episode.workflow_id)
+        fresh = n.status is Status.REOPENED or (
+            episode.resolved_at is not None and n.latest_start > episode.resolved_at
+        )
+        if not fresh:  # a late copy of a firing that this postmortem already covers
+            return Outcome(action="matched", workflow_id=episode.workflow_id, note="firing predates resolution")
+        within = (
+            episode.resolved_at is not None
+            and not episode.terminal
+            and (n.status is Status.REOPENED or n.latest_start - episode.resolved_at <= a.flap_window)
+        )
+        return await self._reopen(episode, by) if within else None
+
+    def _trusted(self, episode: Episode) -> bool:
+        return time.monotonic() - episode.confirmed < self.trust_for
 
     async def _reopen(self, episode: Episode, by: str) -> Outcome:
         try:
             await self.starter.reopen(episode.workflow_id, Actor(by=by))
         except self.errors.rejected as exc:
+            episode.confirmed = time.monotonic()
             # e.g. the draft was already submitted: the flap is logged, the postmortem goes on
             return Outcome(action="matched", workflow_id=episode.workflow_id, note=f"not reopened: {exc}")
         episode.resolved_at = None
+        episode.confirmed = time.monotonic()
         return Outcome(action="reopened", workflow_id=episode.workflow_id)
 
     async def _resolve(self, org: str, n: Notification, a: Assessment) -> Outcome:
@@ -309,6 +341,7 @@ class Dispatcher:
         except self.errors.rejected as exc:
             return Outcome(action="matched", workflow_id=episode.workflow_id, note=f"not resolved: {exc}")
         episode.resolved_at = at
+        episode.confirmed = time.monotonic()
         return Outcome(action="resolved", workflow_id=episode.workflow_id)
 
     # ------------------------------------------------------------------ what Temporal knows

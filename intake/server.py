@@ -154,6 +154,7 @@ def build_app(
         ContentStore(settings.store_dir),
         timeout=config.temporal_timeout,
         dedupe_ttl=config.dedupe_ttl,
+        trust_for=config.trust_for,
         errors=errors,
     )
     app = web.Application(middlewares=[_errors], client_max_size=config.max_body_bytes + 1)

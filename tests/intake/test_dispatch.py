@@ -36,8 +36,12 @@ def starter() -> FakeStarter:
     return FakeStarter()
 
 
-def dispatcher(starter: FakeStarter, tmp_path: Path, window: timedelta = timedelta(minutes=30)) -> Dispatcher:
-    return Dispatcher(starter, FakePolicies(window), ContentStore(tmp_path / "store"))
+def dispatcher(
+    starter: FakeStarter, tmp_path: Path, window: timedelta = timedelta(minutes=30), trust: float = 10
+) -> Dispatcher:
+    return Dispatcher(
+        starter, FakePolicies(window), ContentStore(tmp_path / "store"), trust_for=timedelta(seconds=trust)
+    )
 
 
 async def send(d: Dispatcher, body: bytes) -> str:
@@ -54,8 +58,21 @@ async def test_repeats_of_a_firing_group_match_without_status_queries(starter: F
     assert starter.count("status") == 0  # the idempotent start answers; no query per notification
 
 
-async def test_flap_within_the_window_reopens(starter: FakeStarter, tmp_path: Path) -> None:
-    d = dispatcher(starter, tmp_path)
+async def test_repeats_reconfirm_with_temporal_once_the_acknowledgment_is_old(
+    starter: FakeStarter, tmp_path: Path
+) -> None:
+    d = dispatcher(starter, tmp_path, trust=0)
+    await send(d, am("firing", T0))
+    for i in range(3):
+        assert await send(d, am("firing", T0, extra=str(i))) == "matched"
+    assert starter.count("open") == 4  # every repeat went to Temporal (idempotent start)
+    starter.workflows.clear()  # e.g. an operator terminated and deleted it meanwhile
+    assert await send(d, am("firing", T0, extra="after")) == "started"
+
+
+@pytest.mark.parametrize("trust", [0, 10])
+async def test_flap_within_the_window_reopens(starter: FakeStarter, tmp_path: Path, trust: float) -> None:
+    d = dispatcher(starter, tmp_path, trust=trust)
     await send(d, am("firing", T0))
     assert await send(d, am("resolved", T0, T0 + timedelta(minutes=20))) == "resolved"
     assert await send(d, am("firing", T0 + timedelta(minutes=35))) == "reopened"  # 15 min after resolution
@@ -65,8 +82,11 @@ async def test_flap_within_the_window_reopens(starter: FakeStarter, tmp_path: Pa
     assert len(starter.workflows) == 1
 
 
-async def test_recurrence_after_the_window_gets_its_own_postmortem(starter: FakeStarter, tmp_path: Path) -> None:
-    d = dispatcher(starter, tmp_path)
+@pytest.mark.parametrize("trust", [0, 10])
+async def test_recurrence_after_the_window_gets_its_own_postmortem(
+    starter: FakeStarter, tmp_path: Path, trust: float
+) -> None:
+    d = dispatcher(starter, tmp_path, trust=trust)
     await send(d, am("firing", T0))
     await send(d, am("resolved", T0, T0 + timedelta(minutes=20)))
     assert await send(d, am("firing", T0 + timedelta(hours=5))) == "started"
@@ -76,8 +96,9 @@ async def test_recurrence_after_the_window_gets_its_own_postmortem(starter: Fake
     assert second["state"] == "drafting"
 
 
-async def test_late_copy_of_an_old_firing_does_not_reopen(starter: FakeStarter, tmp_path: Path) -> None:
-    d = dispatcher(starter, tmp_path)
+@pytest.mark.parametrize("trust", [0, 10])
+async def test_late_copy_of_an_old_firing_does_not_reopen(starter: FakeStarter, tmp_path: Path, trust: float) -> None:
+    d = dispatcher(starter, tmp_path, trust=trust)
     await send(d, am("firing", T0))
     await send(d, am("resolved", T0, T0 + timedelta(minutes=20)))
     assert await send(d, am("firing", T0, extra="retried late")) == "matched"
@@ -135,7 +156,8 @@ async def test_storm_of_concurrent_copies_reaches_one_workflow(starter: FakeStar
     assert sum(1 for o in outcomes if o.action == "started" and not o.duplicate) == 1
     assert sum(1 for o in outcomes if o.duplicate) == 49
     assert len(starter.workflows) == 1
-    assert starter.count("open") == 51  # the 50 identical copies shared one piece of work
+    # identical copies shared one piece of work; distinct re-sends were answered from the fresh acknowledgment
+    assert starter.count("open") == 1
 
 
 async def test_unavailable_temporal_is_not_remembered(starter: FakeStarter, tmp_path: Path) -> None:

@@ -156,7 +156,7 @@ async def test_refused_input_starts_nothing_on_real_temporal(stack: Stack) -> No
     assert await postmortem_count(stack.client, f"pm-e2e-{key}") == 0
 
 
-async def test_temporal_gone_answers_503_with_retry_after_and_then_recovers(stack: Stack, tmp_path: Path) -> None:
+async def test_temporal_gone_answers_503_with_retry_after(stack: Stack, tmp_path: Path) -> None:
     settings = stack.settings.model_copy(
         update={"data_dir": tmp_path, "embedded_port": free_port(), "embedded_ui_port": free_port()}
     )

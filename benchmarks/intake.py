@@ -1,0 +1,368 @@
+"""Alert-storm benchmark for the intake.
+
+An alert storm of N notifications (default 10,000) over K incidents (default 100), sent by concurrent
+senders over loopback HTTP at a fixed rate (default 200/s), into the intake running beside a real
+worker on the embedded Temporal dev server (SQLite file, as `python worker.py` runs it). Every
+notification is a distinct Alertmanager group payload (the alert list changes), so none is answered
+from the intake's duplicate memory; the last notification of each incident resolves it.
+
+Baseline, measured in the same run on the same server at the same rate and concurrency: bare
+`client.start_workflow` of a trivial workflow with `USE_EXISTING` over the same number of ids — the
+cheapest possible idempotent start, with no HTTP, parsing, storage or policy.
+
+Checks: no 5xx (no non-2xx at all), exactly K postmortems exist, every one is resolved (nothing lost).
+
+    .venv/bin/python benchmarks/intake.py [--count 10000] [--incidents 100] [--rate 200] [--concurrency 50]
+
+The senders run in a child process (`--sender`), so load generation does not share the event loop
+(or the GIL) with the intake and worker it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+HERE = Path(__file__).resolve()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+# --------------------------------------------------------------------------- the storm (child process)
+
+
+def payload(incident: int, seq: int, resolved: bool, t0: datetime, run: str) -> bytes:
+    group = f'{{}}:{{alertname="Storm{incident}", run="{run}"}}'
+    starts = t0 + timedelta(seconds=incident)
+    ends = t0 + timedelta(hours=1)
+    status = "resolved" if resolved else "firing"
+    alerts = [
+        {
+            "status": status,
+            "labels": {
+                "alertname": f"Storm{incident}",
+                "service": f"svc-{incident}",
+                "severity": "critical",
+                "instance": f"node-{i}:9100",
+            },
+            "annotations": {"summary": f"Storm incident {incident}"},
+            "startsAt": starts.isoformat(),
+            "endsAt": ends.isoformat() if resolved else "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus.example:9090/graph",
+            "fingerprint": f"{incident:08x}{i:08x}",
+        }
+        for i in range(1 + seq % 7)
+    ]
+    body = {
+        "version": "4",
+        "groupKey": group,
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "afterword",
+        "groupLabels": {"alertname": f"Storm{incident}"},
+        "commonLabels": {"alertname": f"Storm{incident}", "service": f"svc-{incident}", "severity": "critical"},
+        "commonAnnotations": {"summary": f"Storm incident {incident}", "seq": str(seq)},
+        "externalURL": "http://alertmanager.example:9093",
+        "alerts": alerts,
+    }
+    return json.dumps(body).encode()
+
+
+def schedule(count: int, incidents: int, seed: int = 7) -> list[tuple[int, bool]]:
+    """(incident, resolved) per notification: firings in random order, each incident's resolve last."""
+    rng = random.Random(seed)
+    firings = [rng.randrange(incidents) for _ in range(count - incidents)]
+    resolves = list(range(incidents))
+    rng.shuffle(resolves)
+    return [(i, False) for i in firings] + [(i, True) for i in resolves]
+
+
+async def paced(count: int, rate: float, concurrency: int, send: Any) -> tuple[list[float], float]:
+    """Call `send(i)` for i in range(count) at `rate`/s from `concurrency` senders; latencies in ms."""
+    latencies: list[float] = [0.0] * count
+    start = time.perf_counter() + 0.2
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def sender() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            due = start + i / rate if rate > 0 else 0
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            began = time.perf_counter()
+            await send(i)
+            latencies[i] = (time.perf_counter() - began) * 1000
+
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - start
+
+
+async def storm(args: argparse.Namespace) -> dict[str, Any]:
+    plan = schedule(args.count, args.incidents)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    statuses: dict[int, int] = {}
+    workflows: set[str] = set()
+    actions: dict[str, int] = {}
+    errors: list[str] = []
+    url = f"{args.url}/v1/orgs/{args.org}/alerts/alertmanager"
+    bodies = [payload(inc, seq, resolved, t0, args.run) for seq, (inc, resolved) in enumerate(plan)]
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def send(i: int) -> None:
+            async with http.post(url, data=bodies[i], headers={"Content-Type": "application/json"}) as response:
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+                text = await response.text()
+                if response.status >= 300 and len(errors) < 5:
+                    errors.append(f"{response.status}: {text[:300]}")
+                if response.status < 300:
+                    answer = json.loads(text)
+                    workflows.add(answer["workflow_id"])
+                    actions[answer["action"]] = actions.get(answer["action"], 0) + 1
+
+        latencies, elapsed = await paced(args.count, args.rate, args.concurrency, send)
+    return {
+        "latencies": latencies,
+        "elapsed": elapsed,
+        "statuses": statuses,
+        "workflows": sorted(workflows),
+        "actions": actions,
+        "errors": errors,
+    }
+
+
+async def baseline(args: argparse.Namespace) -> dict[str, Any]:
+    from temporalio.client import Client
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    client = await Client.connect(args.address)
+    plan = schedule(args.count, args.incidents)
+    errors = 0
+
+    async def send(i: int) -> None:
+        nonlocal errors
+        try:
+            await client.start_workflow(
+                "BenchNoop",
+                id=f"bench-noop-{args.run}-{plan[i][0]}",
+                task_queue=f"bench-noop-{args.run}",
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except Exception:
+            errors += 1
+
+    latencies, elapsed = await paced(args.count, args.rate, args.concurrency, send)
+    return {"latencies": latencies, "elapsed": elapsed, "errors": errors}
+
+
+def sender_main(args: argparse.Namespace) -> None:
+    result = asyncio.run(storm(args) if args.sender == "storm" else baseline(args))
+    sys.stdout.write(json.dumps(result))
+    sys.stdout.flush()
+    os._exit(0)  # the SDK's interpreter-exit race (sdk-python issue 300)
+
+
+# --------------------------------------------------------------------------- the system under test
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report(name: str, result: dict[str, Any], count: int) -> str:
+    lat = result["latencies"]
+    return (
+        f"{name:<34} p50 {percentile(lat, 50):6.1f} ms   p99 {percentile(lat, 99):6.1f} ms   "
+        f"max {max(lat):6.1f} ms   mean {statistics.fmean(lat):5.1f} ms   {count / result['elapsed']:6.0f}/s"
+    )
+
+
+async def run_sender(kind: str, args: argparse.Namespace, **extra: str) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(HERE),
+        "--sender",
+        kind,
+        "--count",
+        str(args.count),
+        "--incidents",
+        str(args.incidents),
+        "--rate",
+        str(args.rate),
+        "--concurrency",
+        str(args.concurrency),
+    ]
+    for key, value in extra.items():
+        command += [f"--{key}", value]
+    child = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"sender {kind} failed ({child.returncode})")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+@contextlib.asynccontextmanager
+async def intake_process(settings: Any, address: str) -> AsyncIterator[str]:
+    """`afterword intake` as its own process against the benchmark's Temporal."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        TEMPORAL_ADDRESS=address,
+        AFTERWORD_DATA_DIR=str(settings.data_dir),
+        AFTERWORD_POLICY_DIR=str(settings.policy_dir),
+        AFTERWORD_INTAKE_PORT=str(port),
+        AFTERWORD_TASK_QUEUE=settings.task_queue,
+    )
+    command = [sys.executable, "-c", "from afterword.cli import main; main()", "intake"]
+    child = await asyncio.create_subprocess_exec(*command, env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"{url}/healthz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise SystemExit("the intake process did not come up")
+        yield url
+    finally:
+        child.terminate()
+        await child.wait()
+
+
+async def main(args: argparse.Namespace) -> int:
+    from afterword.client import Postmortems
+    from afterword.connection import connect, prepare_namespace
+    from afterword.intake.config import IntakeConfig
+    from afterword.intake.server import serve
+    from afterword.server import EmbeddedServer
+    from afterword.settings import Settings
+    from afterword.worker import run_worker
+
+    run = uuid.uuid4().hex[:6]
+    with tempfile.TemporaryDirectory(prefix="afterword-bench-") as tmp:
+        data = Path(tmp)
+        (data / "policies").mkdir()
+        (data / "policies" / "bench.toml").write_text('org = "bench"\nname = "bench"\nextends = "default"\n')
+        settings = Settings(
+            data_dir=data,
+            policy_dir=data / "policies",
+            embedded_port=free_port(),
+            embedded_ui_port=free_port(),
+            task_queue=f"bench-{run}",
+        )
+        async with EmbeddedServer(settings, headless=True) as address:
+            client = await connect(settings)
+            await prepare_namespace(client, settings)
+            config = IntakeConfig(allow_unauthenticated=True)
+            async with run_worker(client, settings), contextlib.AsyncExitStack() as stack:
+                if args.layout == "together":  # as `python worker.py` runs it: intake beside the worker
+                    running = await stack.enter_async_context(
+                        serve(client, settings, port=0, announce=False, config=config)
+                    )
+                    assert running is not None
+                    url = running.url
+                else:  # `afterword intake` in its own process, the worker in this one
+                    url = await stack.enter_async_context(intake_process(settings, address))
+                print(
+                    f"intake {url} ({args.layout}), Temporal {address} (embedded dev server, SQLite), "
+                    f"{args.count} notifications over {args.incidents} incidents at {args.rate:g}/s, "
+                    f"{args.concurrency} concurrent senders, {os.cpu_count()} CPUs",
+                    flush=True,
+                )
+                base = await run_sender("baseline", args, address=address, run=run)
+                intake = await run_sender("storm", args, url=url, org="bench", run=run)
+
+                print(report("baseline: start_workflow USE_EXISTING", base, args.count))
+                print(report("intake: HTTP -> postmortem", intake, args.count))
+                ratio = percentile(intake["latencies"], 99) / max(percentile(base["latencies"], 99), 0.001)
+                print(f"p99 intake / baseline: {ratio:.2f}x; baseline errors: {base['errors']}")
+                print(f"answers: {intake['statuses']}  actions: {intake['actions']}")
+                for error in intake["errors"]:
+                    print(f"  refused: {error}")
+
+                postmortems = Postmortems(client, settings)
+                ids = intake["workflows"]
+                count = 0
+                for _ in range(50):  # visibility is eventually consistent
+                    count = (
+                        await client.count_workflows("AfterwordOrg = 'bench' AND AfterwordKind = 'postmortem'")
+                    ).count
+                    if count >= args.incidents:
+                        break
+                    await asyncio.sleep(0.2)
+                states = [(await postmortems.status(wf)).state for wf in ids]
+                unresolved = [wf for wf, state in zip(ids, states, strict=True) if state != "drafting"]
+                non_2xx = sum(n for code, n in intake["statuses"].items() if not 200 <= int(code) < 300)
+                fivexx = sum(n for code, n in intake["statuses"].items() if int(code) >= 500)
+                checks = {
+                    "no 5xx": fivexx == 0,
+                    "every notification answered 2xx": non_2xx == 0,
+                    f"exactly {args.incidents} postmortems (visibility: {count}, answers: {len(ids)})": count
+                    == len(ids)
+                    == args.incidents,
+                    "every incident resolved (nothing lost)": not unresolved,
+                    f"p99 < 50 ms at {args.rate:g}/s": percentile(intake["latencies"], 99) < 50,
+                }
+                for name, ok in checks.items():
+                    print(f"  [{'ok' if ok else 'FAIL'}] {name}")
+                return 0 if all(checks.values()) else 1
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--incidents", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=200.0, help="notifications per second (0: as fast as possible)")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--layout",
+        choices=["separate", "together"],
+        default="separate",
+        help="intake in its own process (afterword intake) or beside the worker (worker.py)",
+    )
+    parser.add_argument("--sender", choices=["storm", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--org", help=argparse.SUPPRESS)
+    parser.add_argument("--run", help=argparse.SUPPRESS)
+    parser.add_argument("--address", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse()
+    if arguments.sender:
+        sender_main(arguments)
+    code = asyncio.run(main(arguments))
+    sys.stdout.flush()
+    os._exit(code)
