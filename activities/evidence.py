@@ -9,6 +9,7 @@ manifest. Only the manifest's sha256 and counts return to the workflow; bodies s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -135,8 +136,21 @@ class Capture:
 
     # -- journal ----------------------------------------------------------------------------------
 
+    @property
+    def key(self) -> str:
+        """Which journal this capture uses: one per trigger, one per distinct resolution.
+
+        Retrying the same request resumes the same journal; an incident that reopens and resolves
+        again (a new resolved_at) gets a new capture that supersedes the earlier one.
+        """
+        if self.req.phase == "trigger":
+            return "trigger"
+        resolved = self.req.incident.resolved_at
+        marker = resolved.isoformat() if resolved else "open"
+        return f"resolution-{hashlib.sha256(marker.encode()).hexdigest()[:12]}"
+
     def _start_journal(self) -> None:
-        existing = self.archive.read_journal(self.req.phase)
+        existing = self.archive.read_journal(self.key)
         if existing is not None:
             self.journal = existing
             return
@@ -150,8 +164,11 @@ class Capture:
             end = utc(now)
         end = max(end, start)
         head = self.archive.head()
+        earlier = sum(1 for e in self.archive.manifest_entries() if e.phase == self.req.phase)
         self.journal = {
             "phase": self.req.phase,
+            # a reopened incident resolves again: its items get their own ids next to the first ones
+            "label": self.req.phase if earlier == 0 else f"{self.req.phase}-{earlier + 1}",
             "window_start": start.isoformat(),
             "window_end": end.isoformat(),
             "created_at": now.isoformat(),
@@ -162,10 +179,10 @@ class Capture:
             "done": [],
             "manifest_ref": None,
         }
-        self.archive.write_journal(self.req.phase, self.journal)
+        self.archive.write_journal(self.key, self.journal)
 
     def _save(self) -> None:
-        self.archive.write_journal(self.req.phase, self.journal)
+        self.archive.write_journal(self.key, self.journal)
 
     @property
     def window(self) -> Window:
@@ -177,7 +194,7 @@ class Capture:
     # -- storing ----------------------------------------------------------------------------------
 
     def _item_id(self, source: str, name: str) -> str:
-        return f"{self.req.phase}/{source}/{name}"
+        return f"{self.journal['label']}/{source}/{name}"
 
     def _store_collected(self, source: EvidenceSource, collected: Collected) -> ItemRecord:
         note = collected.note
@@ -436,7 +453,7 @@ class Capture:
                 keepalive.cancel()
 
     async def _run(self) -> EvidenceSummary:
-        async with self.archive.capture_lock(self.req.phase, on_wait=lambda: _heartbeat("waiting")):
+        async with self.archive.capture_lock(self.key, on_wait=lambda: _heartbeat("waiting")):
             return await self._capture()
 
     async def _capture(self) -> EvidenceSummary:

@@ -9,7 +9,7 @@ What lives here, under `<evidence_dir>/<safe postmortem id>/`:
 - `custody.jsonl`    the chain of custody: who, when (with timezone), what, where stored. Append-only,
                      each line carries the sha256 of the previous line, so an edited or deleted line
                      breaks the chain and `verify` says where.
-- `captures/<phase>.json`  the capture journal that makes a retried capture repeat nothing.
+- `captures/*.json`  the capture journals that make a retried capture repeat nothing.
 - `hold.json`        present while a legal hold is in force: purge refuses to delete anything.
 
 NIST SP 800-61 r2 §3.3.2 asks for each handler, date and time with time zone and storage location;

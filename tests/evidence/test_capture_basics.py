@@ -103,3 +103,26 @@ def test_postmortem_ids_map_to_distinct_safe_directories() -> None:
     names = [safe_id(i) for i in odd]
     assert len(set(names)) == len(names)
     assert all("/" not in n and not n.startswith(".") and len(n) <= 150 for n in names)
+
+
+async def test_a_reopened_incident_resolving_again_is_captured_again(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    store = ContentStore(settings.store_dir)
+    started = datetime.now(UTC) - timedelta(hours=1)
+    acts = EvidenceActivities(settings)
+    await acts.preserve_evidence(make_request(store, started))
+    first_end = started + timedelta(minutes=20)
+    first = await acts.preserve_evidence(make_request(store, started, phase="resolution", resolved=first_end))
+    retried = await acts.preserve_evidence(make_request(store, started, phase="resolution", resolved=first_end))
+    assert retried == first
+    second_end = started + timedelta(minutes=50)
+    second = await acts.preserve_evidence(make_request(store, started, phase="resolution", resolved=second_end))
+
+    manifest = Manifest.model_validate_json(store.get(second.manifest_ref))
+    assert manifest.version == 3 and manifest.supersedes == first.manifest_ref
+    ids = [i.id for i in manifest.items]
+    assert len(ids) == len(set(ids))
+    assert "resolution-2/incident/incident.json" in ids and "resolution/incident/incident.json" in ids
+    rows = reconstruct_timeline(store, second.manifest_ref, [])
+    resolved = [r.at for r in rows if r.event.startswith("Incident resolved")]
+    assert resolved == [first_end, second_end]
