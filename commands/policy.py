@@ -119,6 +119,8 @@ def show_cmd(org: str, team: str | None, severity: str | None, policy_dir: Path 
         data = fold_severity(policy, names[severity.lower()])
     else:
         data = policy_data(policy)
+    if team is not None:
+        data.pop("teams", None)  # the team's overrides are already folded in
     if as_json:
         _echo_json(data)
     else:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from afterword.activities.adapters.config import EvidencePolicy
-from afterword.policies.durations import DURATION_HELP, parse_duration
+from afterword.policies.durations import DURATION_HELP, format_timedelta, parse_duration
 from afterword.policies.gates_schema import LanguagePolicy, RedactionPolicy
 from afterword.workflows.models import Milestone, Requirement
 
@@ -342,8 +342,18 @@ class EscalationPolicy(Section):
     )
 
 
+def _wall_clock(text: str) -> str:
+    span = parse_duration(text)
+    if span.business:
+        raise ValueError("write this in wall-clock time, e.g. \"30m\"")
+    return format_timedelta(span.wall)  # the short form every reader of the policy understands
+
+
+WallDuration = Annotated[str, AfterValidator(_check_duration), AfterValidator(_wall_clock)]
+
+
 class IntakePolicy(Section):
-    flap_window: Duration = Field(
+    flap_window: WallDuration = Field(
         default="30m",
         description="an alert firing again within this time after resolving reopens the same postmortem",
     )
