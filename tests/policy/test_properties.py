@@ -11,10 +11,18 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from afterword.policies import PolicyError, add_business_time, is_working_time, load_policy, load_text
+from afterword.policies import (
+    PolicyError,
+    add_business_time,
+    due_times,
+    is_working_time,
+    load_policy,
+    load_text,
+    rules_for,
+)
 from afterword.policies.merge import merge
 from afterword.policies.render import to_toml
-from afterword.workflows.models import BusinessCalendar
+from afterword.workflows.models import BusinessCalendar, Incident
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -23,6 +31,7 @@ ROLES = ["sre", "reviewer", "security", "legal", "cirt", "incident-commander", "
 MILESTONES = ["triggered", "owner_assigned", "resolved", "draft_submitted", "approved", "published",
               "external_published", "closed"]
 
+instants = st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 1)).map(lambda d: d.replace(tzinfo=UTC))
 names = st.from_regex(r"[a-z][a-z0-9_-]{0,8}", fullmatch=True)
 wall = st.builds(lambda n, u: f"{n}{u}", st.integers(1, 500), st.sampled_from(["s", "m", "h", "d", "w"]))
 business = st.builds(lambda n, u: f"{n} business {u}", st.integers(1, 20), st.sampled_from(["days", "hours"]))
@@ -77,6 +86,9 @@ def policies(draw: st.DrawFn) -> dict[str, Any]:
         "review": {"quorum": draw(st.integers(1, len(reviewers))), "security_required_roles": []},
         "people": people,
         "waivers": {"people": [handles[0]], "min_reason_length": draw(st.integers(0, 100))},
+        "teams": {team: {"description": team, "review": {"quorum": 1},
+                         "timezone": draw(st.sampled_from(ZONES))}
+                  for team in draw(st.lists(names, max_size=2, unique=True))},
     }
 
 
@@ -86,6 +98,28 @@ def test_round_trip_through_toml(data: dict[str, Any]) -> None:
     policy = load_text(tomli_w.dumps(data), "generated.toml")
     again = load_text(to_toml(policy), "written.toml")
     assert again == policy
+
+
+@FAST
+@given(policies(), instants, st.timedeltas(timedelta(0), timedelta(days=3)), st.timedeltas(timedelta(0),
+                                                                                            timedelta(days=9)))
+def test_resolved_due_times_respect_working_hours_and_anchor_order(
+        data: dict[str, Any], start: datetime, later: timedelta, duration: timedelta) -> None:
+    policy = load_text(tomli_w.dumps(data), "generated.toml")
+    team = next(iter(policy.teams), None)
+    early = Incident(org=policy.org, key="k", title="t", severity=policy.severities.order[0], team=team,
+                     started_at=start, resolved_at=start + duration)
+    late = early.model_copy(update={"started_at": start + later, "resolved_at": start + later + duration})
+    rules = {r.name: r for r in rules_for(policy, early).deadlines}
+    due_early, due_late = due_times(policy, early), due_times(policy, late)
+    for name, when in due_early.items():
+        if when is None:
+            continue
+        later_when = due_late[name]
+        assert later_when is not None and when <= later_when
+        calendar = rules[name].calendar
+        if calendar is not None:
+            assert is_working_time(when, calendar) and is_working_time(later_when, calendar)
 
 
 toml_scalars = st.one_of(
@@ -138,7 +172,6 @@ def calendars(draw: st.DrawFn) -> BusinessCalendar:
     )
 
 
-instants = st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 1)).map(lambda d: d.replace(tzinfo=UTC))
 spans = st.timedeltas(timedelta(0), timedelta(days=30))
 
 
