@@ -54,13 +54,15 @@ def policy_group() -> None:
 @click.option("--policy-dir", type=click.Path(path_type=Path, file_okay=False), help=POLICY_DIR_HELP)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable result")
 def check_cmd(files: tuple[Path, ...], policy_dir: Path | None, as_json: bool) -> None:
-    """Validate policy FILES (default: every *.toml in the policy folder, and the shipped default).
+    """Validate policy FILES or folders (default: every *.toml in the policy folder, and the shipped default).
 
     Every problem is listed with file:line and key; the exit status is 1 if any file is invalid.
     """
     from afterword.policies.loader import default_policy
 
-    targets: list[Path] = list(files)
+    targets: list[Path] = []
+    for given in files:  # a folder stands for every policy file in it
+        targets.extend(sorted(given.glob("*.toml")) if given.is_dir() else [given])
     if not targets:
         folder = _policy_dir(policy_dir)
         if folder is not None:

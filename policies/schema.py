@@ -13,7 +13,7 @@ from datetime import date, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema
 
 from afterword.activities.adapters.config import EvidencePolicy
 from afterword.policies.durations import DURATION_HELP, format_timedelta, parse_duration
@@ -57,7 +57,11 @@ def _anchor(value: Any) -> Any:
     return value
 
 
-Anchor = Annotated[Milestone, BeforeValidator(_anchor)]
+Anchor = Annotated[
+    Milestone,
+    BeforeValidator(_anchor),
+    WithJsonSchema({"enum": sorted({m.value for m in Milestone} | set(ANCHOR_ALIASES))}),
+]
 
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
@@ -73,7 +77,13 @@ def _weekday(value: Any) -> Any:
     return value
 
 
-Weekday = Annotated[int, BeforeValidator(_weekday), Field(ge=0, le=6)]
+Weekday = Annotated[
+    int,
+    BeforeValidator(_weekday),
+    Field(ge=0, le=6),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0, "maximum": 6},
+                              {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}]}),
+]
 
 
 def _check_timezone(name: str) -> str:
