@@ -229,6 +229,9 @@ class Capture:
             meta=dict(collected.meta),
         )
 
+    def _store_and_record(self, source: EvidenceSource, piece: Collected) -> None:
+        self._record_item(self._store_collected(source, piece))
+
     def _record_item(self, item: ItemRecord) -> None:
         self.journal["items"][item.id] = item.model_dump(mode="json")
         self._save()
@@ -361,24 +364,23 @@ class Capture:
                 if attempts < self.policy.attempts:
                     await asyncio.sleep(delay)
                     delay *= 2
+        # journal and custody writes fsync: off the event loop, like the blob writes
         if collected is None:
-            self._record_gap(
-                Gap(
-                    source=source.name,
-                    target=source.target,
-                    reason=f"{reason} (after {attempts} attempt{'s' if attempts > 1 else ''})",
-                    attempts=attempts,
-                    suggested_action=source.instrument_hint,
-                )
+            gap = Gap(
+                source=source.name,
+                target=source.target,
+                reason=f"{reason} (after {attempts} attempt{'s' if attempts > 1 else ''})",
+                attempts=attempts,
+                suggested_action=source.instrument_hint,
             )
+            await asyncio.to_thread(self._record_gap, gap)
         else:
             for piece in collected:
                 item_id = self._item_id(source.name, piece.name)
                 if item_id in self.journal["items"]:
                     continue  # two pieces with one name: the first wins, as on a retry
-                record = await asyncio.to_thread(self._store_collected, source, piece)
-                self._record_item(record)
-        self._mark_done(source.name)
+                await asyncio.to_thread(self._store_and_record, source, piece)
+        await asyncio.to_thread(self._mark_done, source.name)
 
     # -- sealing ----------------------------------------------------------------------------------
 
@@ -456,18 +458,21 @@ class Capture:
         async with self.archive.capture_lock(self.key, on_wait=lambda: _heartbeat("waiting")):
             return await self._capture()
 
-    async def _capture(self) -> EvidenceSummary:
+    def _begin(self) -> None:
         with self.archive.locked():
             self._start_journal()
-        if self.journal.get("manifest_ref"):
-            ref = self.journal["manifest_ref"]
-            return summary_of(ref, self.archive.load_manifest(ref))
-        await asyncio.to_thread(self._capture_incident)
-        await asyncio.to_thread(self._capture_payload)
-        for source in self.sources:
-            await self._capture_source(source)
-        ref = await asyncio.to_thread(self._seal)
-        return summary_of(ref, self.archive.load_manifest(ref))
+
+    async def _capture(self) -> EvidenceSummary:
+        await asyncio.to_thread(self._begin)
+        ref: str | None = self.journal.get("manifest_ref")
+        if ref is None:
+            await asyncio.to_thread(self._capture_incident)
+            await asyncio.to_thread(self._capture_payload)
+            for source in self.sources:
+                await self._capture_source(source)
+            ref = await asyncio.to_thread(self._seal)
+        manifest = await asyncio.to_thread(self.archive.load_manifest, ref)
+        return summary_of(ref, manifest)
 
 
 def read_policy(req: EvidenceRequest) -> EvidencePolicy:
