@@ -126,3 +126,20 @@ async def test_a_reopened_incident_resolving_again_is_captured_again(tmp_path: P
     rows = reconstruct_timeline(store, second.manifest_ref, [])
     resolved = [r.at for r in rows if r.event.startswith("Incident resolved")]
     assert resolved == [first_end, second_end]
+
+
+def test_timeline_models_cross_the_temporal_boundary() -> None:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from afterword.activities.evidence import TimelineResult
+    from afterword.workflows.models import TimelineEdit, TimelineRow
+
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    request = TimelineRequest(
+        manifest_ref="a" * 64, edits=[TimelineEdit(by="alice", action="add", at=at, event="paged")]
+    )
+    result = TimelineResult(rows=[TimelineRow(at=at, event="x", source="logs:a", evidence_ref="b" * 64)])
+    converter = pydantic_data_converter.payload_converter
+    for value in (request, result):
+        (back,) = converter.from_payloads(converter.to_payloads([value]), [type(value)])
+        assert back == value
