@@ -375,7 +375,7 @@ def rules_for(policy: Policy, incident: Incident) -> PostmortemRules:
         requirement=decision.requirement,
         requirement_reasons=list(decision.reasons),
         timezone=policy.timezone,
-        deadlines=list(deadlines),
+        deadlines=[rule.model_copy(deep=True) for rule in deadlines],  # the cache stays untouched
         review=ReviewRules(
             reviewers=_people(policy, review.reviewer_roles),
             quorum=quorum,

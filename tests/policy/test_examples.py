@@ -102,3 +102,12 @@ def test_platform_team_overrides() -> None:
     money = incident("platform", severity="SEV4", labels={"revenue_impact": "5000"})
     assert decide(policy, money).requirement == Requirement.NONE
     assert decide(policy, money.model_copy(update={"team": "payments"})).requirement == Requirement.REQUIRED
+
+
+@pytest.mark.parametrize("name", ["startup", "fintech", "platform"])
+def test_effective_example_written_as_toml_loads_back_equal(name: str) -> None:
+    from afterword.policies import load_text
+    from afterword.policies.render import to_toml
+
+    policy = load_policy(EXAMPLES / f"{name}.toml")
+    assert load_text(to_toml(policy), f"{name}-effective.toml") == policy
