@@ -13,7 +13,16 @@ from datetime import date, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
 
 from afterword.activities.adapters.config import EvidencePolicy
 from afterword.policies.durations import DURATION_HELP, format_timedelta, parse_duration
@@ -383,6 +392,23 @@ class Team(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: Any) -> Any:
+        # overrides are validated merged into the org policy (loader); here they are kept as plain data, with
+        # TOML dates and times as ISO text so that a policy written out and read back is the same policy
+        return _iso(data)
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _iso(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_iso(v) for v in value]
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return value
 
 
 class Policy(BaseModel):
