@@ -297,12 +297,14 @@ async def main(args: argparse.Namespace) -> int:
                 print(
                     f"intake {url} ({args.layout}), Temporal {address} (embedded dev server, SQLite), "
                     f"{args.count} notifications over {args.incidents} incidents at {args.rate:g}/s, "
-                    f"{args.concurrency} concurrent senders, {os.cpu_count()} CPUs",
+                    f"{args.concurrency} concurrent senders, {os.cpu_count()} CPUs, "
+                    f"load average before: {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
                 base = await run_sender("baseline", args, address=address, run=run)
                 intake = await run_sender("storm", args, url=url, org="bench", run=run)
 
+                print(f"load average after: {os.getloadavg()[0]:.1f} (other processes on this machine skew both rows)")
                 print(report("baseline: start_workflow USE_EXISTING", base, args.count))
                 print(report("intake: HTTP -> postmortem", intake, args.count))
                 ratio = percentile(intake["latencies"], 99) / max(percentile(base["latencies"], 99), 0.001)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -52,7 +53,9 @@ class OrgPolicies:
         from afterword.policies.store import PolicyStore
 
         self.settings = settings
+        self.recheck = recheck
         self.store = PolicyStore(settings.policy_dir, recheck=recheck)
+        self._known_orgs: dict[str, float] = {}
         self._windows: dict[str, tuple[Any, timedelta]] = {}
 
     def check_org(self, org: str) -> None:
@@ -61,9 +64,13 @@ class OrgPolicies:
             raise UnknownTarget(f"org {org[:80]!r} is not a valid name (letters, digits, '-', '_', '.')")
         if org == self.settings.default_org:
             return
+        now = time.monotonic()
+        if now - self._known_orgs.get(org, -self.recheck) < self.recheck:  # a file stat per alert is too slow
+            return
         if self.settings.policy_dir is None or not (self.settings.policy_dir / f"{org}.toml").is_file():
             where = self.settings.policy_dir or "(no policy directory configured)"
             raise UnknownTarget(f"unknown org {org!r}: no {org}.toml in {where}")
+        self._known_orgs[org] = now
 
     def policy(self, org: str) -> tuple[Any, timedelta]:
         from afterword.policies import PolicyError

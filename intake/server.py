@@ -132,6 +132,12 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "sources": enabled, "default_org": state.settings.default_org})
 
 
+async def _generic_schema(request: web.Request) -> web.Response:
+    from afterword.intake.sources.generic import Alert
+
+    return web.json_response(Alert.model_json_schema(by_alias=True))
+
+
 def build_app(
     starter: Starter,
     settings: Settings,
@@ -161,6 +167,7 @@ def build_app(
     app[STATE] = IntakeState(settings, config, credentials, policies)
     app[DISPATCHER] = dispatcher
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/v1/schemas/afterword.alert/v1", _generic_schema)
     app.router.add_post("/v1/alerts/{source}", _alert)
     app.router.add_post("/v1/orgs/{org}/alerts/{source}", _alert)
     return app

@@ -171,3 +171,10 @@ async def test_healthz(http: TestClient) -> None:
 async def test_wrong_method_is_4xx(http: TestClient) -> None:
     response = await http.get("/v1/alerts/generic")
     assert response.status == 405
+
+
+async def test_the_generic_schema_is_published(http: TestClient) -> None:
+    response = await http.get("/v1/schemas/afterword.alert/v1")
+    schema = await response.json()
+    assert schema["properties"]["schema"]["const"] == "afterword.alert/v1"
+    assert {"key", "status", "title"} <= set(schema["required"])
