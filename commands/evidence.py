@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from afterword.activities.adapters.base import parse_time
@@ -123,17 +124,18 @@ def list_items(postmortem_id: str, as_json: bool) -> None:
         return
     console = Console()
     console.print(
-        f"[bold]{postmortem_id}[/] manifest v{manifest.version} {ref}  window "
+        f"[bold]{escape(postmortem_id)}[/] manifest v{manifest.version} {ref}\nwindow "
         f"{manifest.window_start:%Y-%m-%d %H:%M:%S}Z → {manifest.window_end:%Y-%m-%d %H:%M:%S}Z"
     )
     if hold:
-        console.print(f"[yellow]legal hold[/] since {hold.at.isoformat()} by {hold.by}: {hold.reason}")
-    table = Table("item", "source", "size", "sha256", "collected at")
+        console.print(f"[yellow]legal hold[/] since {hold.at.isoformat()} by {escape(hold.by)}: {escape(hold.reason)}")
+    table = Table("item", "size", "sha256", "collected at")
+    table.columns[0].overflow = "fold"
     for item in manifest.items:
-        table.add_row(item.id, item.source, _size(item.size), item.sha256[:16], item.collected_at.isoformat())
+        table.add_row(escape(item.id), _size(item.size), item.sha256[:12], f"{item.collected_at:%Y-%m-%d %H:%M:%S %z}")
     console.print(table)
     for gap in manifest.gaps:
-        console.print(f"[red]gap[/] {gap.describe()}")
+        console.print(f"[red]gap[/] {escape(gap.describe())}")
 
 
 @evidence.command()
@@ -152,10 +154,10 @@ def show(postmortem_id: str, item: str | None, raw: bool, custody: bool, by: str
         if as_json:
             _echo_json([e.model_dump(mode="json") for e in entries])
             return
-        table = Table("#", "when", "who", "action", "item / ref", "detail")
         for e in entries:
-            table.add_row(str(e.seq), e.at.isoformat(), e.who, e.action, e.item or (e.ref or "")[:16], e.detail)
-        Console().print(table)
+            subject = e.item or (e.ref or "")[:16]
+            click.echo(f"{e.seq:>4} {e.at.isoformat()}  {e.who}  {e.action}  {subject}")
+            click.echo(f"     {e.detail}  ({e.where})" if e.detail else f"     ({e.where})")
         return
     ref, manifest = _head_manifest(archive)
     if item is None:
