@@ -17,7 +17,9 @@ labelled corpus in tests/gates/corpus/ keeps it that way.
 from __future__ import annotations
 
 import bisect
+import heapq
 import ipaddress
+import itertools
 import json
 import math
 import re
@@ -214,7 +216,7 @@ def _token(category: str, priority: int = 0) -> Handler:
 
     def handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
         start, end = match.span()
-        return Hit(category, start, end, priority=priority) if scan.starts_token(start) else None
+        return Hit(category, start, end, 0, 0, priority) if scan.starts_token(start) else None
 
     return handle
 
@@ -232,7 +234,7 @@ def _value_group(category: str, check: Callable[[str], bool], priority: int = 0)
         value = scan.value(start, end)
         if _PLACEHOLDER_VALUE.match(value) or not check(value):
             return None
-        return Hit(category, start, end, priority=priority)
+        return Hit(category, start, end, 0, 0, priority)
 
     return handle
 
@@ -275,22 +277,25 @@ def _assignment(password: bool) -> Handler:
         if password:
             if len(value) < 3 or (value.isalpha() and value.islower() and _PROSE_AFTER.match(scan.after(end))):
                 return None
-            return Hit("password-assignment", start, end, priority=1)
+            return Hit("password-assignment", start, end, 0, 0, 1)
         if not looks_random(value):
             return None
         for category, rx in _SPECIFIC_FORMATS:
             if rx.fullmatch(value):
-                return Hit(category, start, end, priority=1)
+                return Hit(category, start, end, 0, 0, 1)
         if len(value) == 40 and _AWS_NAME.search(lowered.replace("-", "_")):
-            return Hit("aws-secret-key", start, end, priority=1)
-        return Hit("secret-assignment", start, end, priority=1)
+            return Hit("aws-secret-key", start, end, 0, 0, 1)
+        return Hit("secret-assignment", start, end, 0, 0, 1)
 
     return handle
 
 
+_LOCAL_PART = re.compile(rb"[A-Za-z0-9._%+-]{1,64}\Z")
+
+
 def _email(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
     at = match.start()
-    local = re.search(rb"[A-Za-z0-9._%+-]{1,64}\Z", scan.raw[max(0, at - 64) : at])
+    local = _LOCAL_PART.search(scan.raw, max(0, at - 64), at)
     if local is None:
         return None
     start = at - len(local.group(0))
@@ -304,21 +309,22 @@ def _digits(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
     if start < len(scan.raw) and scan.raw[start] in _BOUNDARY_BYTES:  # the match starts at the boundary
         start += 1
     raw = scan.raw
-    if match.group("ip4") is not None:
+    shape = match.lastgroup
+    if shape == "ip4":
         if _context_says(_VERSION_BEFORE, raw, start):
             return None
         octets = [int(part) for part in raw[start:end].split(b"/")[0].split(b".")]
         if max(octets) > 255 or octets[0] == 127 or not any(octets):
             return None  # not an address, loopback or unspecified
-        return Hit("ipv4", start, end, priority=2)
+        return Hit("ipv4", start, end, 0, 0, 2)
     if _context_says(_ID_BEFORE, raw, start) or _context_says(_VERSION_BEFORE, raw, start):
         return None
-    if match.group("card") is not None:
+    if shape == "card":
         digits = raw[start:end].replace(b" ", b"").replace(b"-", b"").decode()
         if 13 <= len(digits) <= 19 and card_issuer_ok(digits) and luhn_ok(digits):
-            return Hit("card", start, end, priority=2)
+            return Hit("card", start, end, 0, 0, 2)
         return None
-    return Hit("phone", start, end, priority=2)
+    return Hit("phone", start, end, 0, 0, 2)
 
 
 def _phone(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
@@ -328,7 +334,7 @@ def _phone(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
     if _context_says(_ID_BEFORE, scan.raw, start):
         return None
     digits = sum(c.isdigit() for c in scan.value(start, end))
-    return Hit("phone", start, end, priority=2) if 8 <= digits <= 15 else None
+    return Hit("phone", start, end, 0, 0, 2) if 8 <= digits <= 15 else None
 
 
 _IPV6_RUN = re.compile(rb"[0-9A-Fa-f:]*\Z")
@@ -353,7 +359,7 @@ def _ipv6(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
         ipaddress.IPv6Address(bare)
     except ValueError:
         return None
-    return Hit("ipv6", start, end, priority=2)
+    return Hit("ipv6", start, end, 0, 0, 2)
 
 
 def _hostname(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
@@ -372,7 +378,7 @@ def _hostname(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
 
 def _term(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
     start, end = match.span()
-    return Hit("term", start, end, priority=3) if scan.starts_token(start) else None
+    return Hit("term", start, end, 0, 0, 3) if scan.starts_token(start) else None
 
 
 _TOKEN_END = rb"(?![A-Za-z0-9_])"
@@ -646,21 +652,23 @@ class Redactor:
         start, end = match.span()
         if start > 0 and (scan.raw[start - 1] in _TOKEN_CHARS or scan.raw[start - 1 : start] in (b"@", b".", b"-")):
             return None
-        return Hit("person", start, end, priority=2)
+        return Hit("person", start, end, 0, 0, 2)
 
     def _allowed(self, value: str) -> bool:
         return value in self._allow or any(rx.fullmatch(value) for rx in self._allow_rx)
 
     def candidates(self, scan: _Scan) -> list[Hit]:
         found: list[Hit] = []
+        append = found.append
         for spec in self._passes:
             view = scan.view(spec.source)
             if not spec.wanted(view):
                 continue
+            handler = spec.handler
             for match in spec.regex.finditer(view):
-                hit = spec.handler(scan, match)
+                hit = handler(scan, match)
                 if hit is not None:
-                    found.append(hit)
+                    append(hit)
         found.extend(self._custom_hits(scan))
         if self._disabled:
             found = [hit for hit in found if hit.category not in self._disabled]
@@ -678,7 +686,7 @@ class Redactor:
                     continue
                 if not ascii_only:
                     start, end = len(scan.text[:start].encode()), len(scan.text[:end].encode())
-                hits.append(Hit(name, start, end, priority=-1))
+                hits.append(Hit(name, start, end, 0, 0, -1))
         return hits
 
     def redact(self, text: str) -> Redaction:
@@ -740,19 +748,25 @@ def _by_prefix(words: Iterable[bytes]) -> list[list[bytes]]:
 
 def _resolve(found: list[Hit]) -> list[Hit]:
     """Non-overlapping hits, in text order. Specific detectors claim their spans first (a GitHub token
-    inside `token: ...@host` is a github-token, not a generic assignment); among equals the earliest,
-    then the longest, wins."""
+    inside `token: ...@host` is a github-token, not a generic assignment); within one priority the
+    earliest, then the longest, wins. Linear per priority class, so dense documents stay fast."""
     found.sort(key=lambda h: (h.priority, h.start, -(h.end - h.start)))
-    starts: list[int] = []
     chosen: list[Hit] = []
-    for hit in found:
-        index = bisect.bisect_right(starts, hit.start)
-        if index > 0 and chosen[index - 1].end > hit.start:
-            continue
-        if index < len(chosen) and chosen[index].start < hit.end:
-            continue
-        starts.insert(index, hit.start)
-        chosen.insert(index, hit)
+    for _, group in itertools.groupby(found, key=lambda h: h.priority):
+        starts = [h.start for h in chosen]
+        accepted: list[Hit] = []
+        last_end = -1
+        for hit in group:
+            if hit.start < last_end:
+                continue
+            index = bisect.bisect_right(starts, hit.start)
+            if (index > 0 and chosen[index - 1].end > hit.start) or (
+                index < len(chosen) and chosen[index].start < hit.end
+            ):
+                continue
+            accepted.append(hit)
+            last_end = hit.end
+        chosen = list(heapq.merge(chosen, accepted, key=lambda h: h.start)) if chosen else accepted
     return chosen
 
 
