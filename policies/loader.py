@@ -423,9 +423,19 @@ def load_org_policy(org: str, policy_dir: Path | None, team: str | None = None) 
     path = org_policy_path(org, policy_dir)
     if path is not None:
         policy = load_policy(path)
+        check_org_name(policy, path, org)
     else:
         policy = Policy.model_validate({**default_policy().model_dump(mode="json"), "org": org})
     return for_team(policy, team) if team else policy
+
+
+def check_org_name(policy: Policy, path: Path, org: str) -> None:
+    """A policy folder is looked up by file name: `<org>.toml` must be the policy of `org`."""
+    if policy.org != org:
+        lines = key_lines(path.read_text(encoding="utf-8"))
+        raise PolicyError([Problem(str(path), lines.get(("org",)), "org",
+                                   f"this file is looked up for org {org!r} but says org = {policy.org!r}: "
+                                   f"rename the file to {policy.org}.toml or change `org`")])
 
 
 def for_team(policy: Policy, team: str | None) -> Policy:

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from afterword.policies.errors import PolicyError
-from afterword.policies.loader import default_policy, for_team, load_policy_with_sources, org_policy_path
+from afterword.policies.loader import (
+    check_org_name,
+    default_policy,
+    for_team,
+    load_policy_with_sources,
+    org_policy_path,
+)
 from afterword.policies.resolve import Decision, decide, policy_hash, rules_for
 from afterword.policies.schema import Policy
 from afterword.workflows.models import Incident, PostmortemRules
@@ -72,7 +78,9 @@ class PolicyStore:
         path = org_policy_path(org, self.policy_dir)
         if path is None:
             return Policy.model_validate({**default_policy().model_dump(mode="json"), "org": org}), []
-        return load_policy_with_sources(path)
+        policy, files = load_policy_with_sources(path)
+        check_org_name(policy, path, org)
+        return policy, files
 
     def get(self, org: str, team: str | None = None) -> Policy:
         """The org's policy in force (a team's effective policy with `team`). PolicyError if the org's

@@ -163,3 +163,10 @@ def test_add_business_time_uses_org_timezone() -> None:
     # 13:00 UTC on a Monday in January is 08:00 in New York: the clock starts at 09:00 local (14:00 UTC)
     start = datetime(2026, 1, 5, 13, 0, tzinfo=UTC)
     assert add_business_time(start, timedelta(hours=1), calendar) == datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+
+
+def test_org_file_must_be_that_orgs_policy(tmp_path: Path) -> None:
+    write(tmp_path, 'extends = "default"\norg = "beta"\n')
+    with pytest.raises(PolicyError) as err:
+        load_org_policy("acme", tmp_path)
+    assert f"{tmp_path / 'acme.toml'}:2: org: this file is looked up for org 'acme'" in str(err.value)
