@@ -199,9 +199,11 @@ def schema_cmd(output: Path | None) -> None:
 @click.option("--alert", "alert_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="an alert payload (Alertmanager, PagerDuty, Grafana, Opsgenie, generic) or an Incident JSON")
 @click.option("--source", help="the alert's source, if guessing is not enough")
+@click.option("--team", help="treat the incident as this team's (default: the alert's team label)")
 @click.option("--policy-dir", type=click.Path(path_type=Path, file_okay=False), help=POLICY_DIR_HELP)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable")
-def explain_cmd(org: str, alert_file: Path, source: str | None, policy_dir: Path | None, as_json: bool) -> None:
+def explain_cmd(org: str, alert_file: Path, source: str | None, team: str | None, policy_dir: Path | None,
+                as_json: bool) -> None:
     """Which rules of ORG's policy apply to an alert, and why: required or not, each deadline's due time."""
     from afterword.policies.explain import AlertFileError, explain, format_explanation, incident_from_file
 
@@ -210,6 +212,11 @@ def explain_cmd(org: str, alert_file: Path, source: str | None, policy_dir: Path
         incident = incident_from_file(alert_file, policy.org, policy, source)
     except AlertFileError as err:
         raise click.ClickException(str(err)) from None
+    if team is not None:
+        if team not in policy.teams:
+            known = ", ".join(sorted(policy.teams)) or "none"
+            raise click.UsageError(f"org {policy.org!r} has no team {team!r}; teams: {known}")
+        incident = incident.model_copy(update={"team": team})
     result = explain(policy, incident)
     if as_json:
         _echo_json(result.as_json())

@@ -145,3 +145,18 @@ def test_broken_policy_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("[review\n")
     code, out = run("show", str(bad))
     assert code == 1 and f"{bad}:1: (syntax)" in out
+
+
+def test_explain_for_a_team(tmp_path: Path) -> None:
+    incident = {"key": "INC-8", "title": "Search slow", "severity": "SEV3", "started_at": "2026-11-20T14:00:00Z",
+                "resolved_at": "2026-11-20T15:00:00Z"}
+    path = tmp_path / "incident.json"
+    path.write_text(json.dumps(incident))
+    code, out = run("explain", str(EXAMPLES / "platform.toml"), "--alert", str(path))
+    assert code == 0 and "postmortem: OPTIONAL" in out
+    code, out = run("explain", str(EXAMPLES / "platform.toml"), "--alert", str(path), "--team", "search")
+    assert code == 0, out
+    assert "team search" in out and "postmortem: NONE" in out
+    assert "deadlines (timezone America/New_York)" in out
+    code, out = run("explain", str(EXAMPLES / "platform.toml"), "--alert", str(path), "--team", "nope")
+    assert code == 2 and "teams: core, data, payments, search" in out
