@@ -425,8 +425,17 @@ def load_org_policy(org: str, policy_dir: Path | None, team: str | None = None) 
         policy = load_policy(path)
         check_org_name(policy, path, org)
     else:
-        policy = Policy.model_validate({**default_policy().model_dump(mode="json"), "org": org})
+        policy = default_for_org(org)
     return for_team(policy, team) if team else policy
+
+
+def default_for_org(org: str) -> Policy:
+    """The shipped default under an org's name (for orgs without a policy file)."""
+    try:
+        return Policy.model_validate({**default_policy().model_dump(mode="json"), "org": org})
+    except ValidationError:
+        raise PolicyError.single("(org name)", f"{org!r} is not a valid org name: use letters, digits, "
+                                 "'-', '_' or '.', starting with a letter or digit", key="org") from None
 
 
 def check_org_name(policy: Policy, path: Path, org: str) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from afterword.policies.errors import PolicyError
 from afterword.policies.loader import (
     check_org_name,
-    default_policy,
+    default_for_org,
     for_team,
     load_policy_with_sources,
     org_policy_path,
@@ -77,7 +77,7 @@ class PolicyStore:
     def _load(self, org: str) -> tuple[Policy, list[Path]]:
         path = org_policy_path(org, self.policy_dir)
         if path is None:
-            return Policy.model_validate({**default_policy().model_dump(mode="json"), "org": org}), []
+            return default_for_org(org), []
         policy, files = load_policy_with_sources(path)
         check_org_name(policy, path, org)
         return policy, files

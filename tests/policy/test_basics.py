@@ -170,3 +170,8 @@ def test_org_file_must_be_that_orgs_policy(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as err:
         load_org_policy("acme", tmp_path)
     assert f"{tmp_path / 'acme.toml'}:2: org: this file is looked up for org 'acme'" in str(err.value)
+
+
+def test_invalid_org_name_is_a_policy_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="not a valid org name"):
+        load_org_policy("no such/org", tmp_path)
