@@ -27,6 +27,7 @@ SHIPPED = "<shipped default.toml>"
 # What a team table may not override: identity, inheritance and the roster are the organisation's.
 TEAM_FORBIDDEN = ("org", "name", "extends", "people", "teams")
 _MAX_CHAIN = 16
+ORG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # A policy's identity is its own: these keys are never inherited through `extends`.
 OWN_KEYS = ("org", "name", "description", "extends")
 
@@ -411,6 +412,9 @@ def default_policy() -> Policy:
 
 def org_policy_path(org: str, policy_dir: Path | None) -> Path | None:
     """The file that holds `org`'s policy, if there is one."""
+    if not ORG_NAME.match(org):  # also keeps "../x" from reaching outside the policy folder
+        raise PolicyError.single("(org name)", f"{org!r} is not a valid org name: use letters, digits, "
+                                 "'-', '_' or '.', starting with a letter or digit", key="org")
     if policy_dir is None:
         return None
     candidate = Path(policy_dir) / f"{org}.toml"

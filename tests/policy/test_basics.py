@@ -173,5 +173,9 @@ def test_org_file_must_be_that_orgs_policy(tmp_path: Path) -> None:
 
 
 def test_invalid_org_name_is_a_policy_error(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="not a valid org name"):
-        load_org_policy("no such/org", tmp_path)
+    (tmp_path / "outside.toml").write_text('extends = "default"\n')
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    for bad in ("no such/org", "../outside", ".hidden"):
+        with pytest.raises(PolicyError, match="not a valid org name"):
+            load_org_policy(bad, folder)
