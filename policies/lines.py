@@ -51,12 +51,12 @@ def key_lines(text: str) -> dict[KeyPath, int]:
             for key in [k for k in array_counts if len(k) > len(base) and k[: len(base)] == base]:
                 del array_counts[key]
             table = (*base, index)
-            lines.setdefault(base, number)
+            _with_parents(lines, base, number)
             lines[table] = number
             continue
         if match := _TABLE.match(line):
             table = _resolve(tuple(_split(match.group(1))), array_counts)
-            lines.setdefault(table, number)
+            _with_parents(lines, table, number)
             continue
         if match := _ASSIGN.match(line):
             path = (*table, *_split(match.group(1)))
@@ -68,6 +68,12 @@ def key_lines(text: str) -> dict[KeyPath, int]:
                     in_string = quote
                     break
     return lines
+
+
+def _with_parents(lines: dict[KeyPath, int], path: KeyPath, number: int) -> None:
+    # `[tool.setuptools]` also defines the table `tool` there, unless it was written earlier
+    for depth in range(1, len(path) + 1):
+        lines.setdefault(path[:depth], number)
 
 
 def _resolve(path: KeyPath, array_counts: dict[KeyPath, int]) -> KeyPath:

@@ -87,6 +87,23 @@ def _parse(text: str, name: str, base_dir: Path | None, chain: tuple[str, ...]) 
     return Loaded(data=merge(base.data, child), sources=[source, *base.sources], base_dir=base_dir)
 
 
+MAX_POLICY_BYTES = 1 << 20
+
+
+def read_policy_file(path: Path) -> str:
+    """A policy file's text: a regular file (never a device or pipe), at most 1 MiB, UTF-8."""
+    if path.exists() and not path.is_file():
+        raise ValueError("not a regular file")
+    with path.open("rb") as handle:
+        data = handle.read(MAX_POLICY_BYTES + 1)
+    if len(data) > MAX_POLICY_BYTES:
+        raise ValueError(f"larger than {MAX_POLICY_BYTES // 1024} KiB; a policy is a short text file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the policy file is not UTF-8 text") from None
+
+
 def _load_base(ref: str, name: str, lines: dict[KeyPath, int], base_dir: Path | None,
                chain: tuple[str, ...]) -> Loaded:
     if ref == DEFAULT_NAME:
@@ -98,10 +115,11 @@ def _load_base(ref: str, name: str, lines: dict[KeyPath, int], base_dir: Path | 
         raise PolicyError([Problem(name, lines.get(("extends",)), "extends",
                                    f"inheritance loops back to {ref!r}: " + " -> ".join((*chain, key)))])
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
+        text = read_policy_file(path)
+    except (OSError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) else str(err)
         raise PolicyError([Problem(name, lines.get(("extends",)), "extends",
-                                   f"cannot read {ref!r} ({err.strerror}): give \"default\" or a policy file "
+                                   f"cannot read {ref!r} ({reason}): give \"default\" or a policy file "
                                    "path relative to this file")]) from None
     base = _parse(text, str(path), path.parent, (*chain, key))
     # the base's identity is its own; the child names itself (or takes its file name)
@@ -396,11 +414,11 @@ def load_policy_with_sources(path: Path | str) -> tuple[Policy, list[Path]]:
     """The policy and every file it was read from (itself first, then what it extends)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_policy_file(path)
     except OSError as err:
         raise PolicyError.single(str(path), f"cannot read the policy file: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise PolicyError.single(str(path), "the policy file is not UTF-8 text") from None
+    except ValueError as err:
+        raise PolicyError.single(str(path), str(err)) from None
     policy, loaded = _load_text(text, str(path), path.parent, default_org=path.stem)
     return policy, source_files(loaded)
 

@@ -16,6 +16,7 @@ CASES: list[tuple[str, str, int, str, str]] = [
     ("syntax unclosed table", "[review\nquorum = 2\n", 3, "(syntax)", "TOML syntax error"),
     ("duplicate key", "[review]\nquorum = 1\nquorum = 2\n", 5, "(syntax)", "TOML syntax error"),
     ("unknown top-level key", "colour = \"blue\"\n", 3, "colour", "unknown key 'colour'; allowed here: org,"),
+    ("unknown table", "\n[tool.setuptools]\nx = 1\n", 4, "tool", "unknown key 'tool'"),
     ("unknown nested key", "[review]\nquorom = 2\n", 4, "review.quorom", "allowed here: reviewer_roles, quorum"),
     ("wrong type", "[review]\nquorum = \"two\"\n", 4, "review.quorum", "valid integer"),
     ("out of range", "[review]\nquorum = 0\n", 4, "review.quorum", "greater than or equal to 1"),
