@@ -81,6 +81,11 @@ CLAUSE_WORDS = _words(
     """and but because when while so after before since as although though if that which who where then
     until unless or"""
 )
+_AMBIGUOUS_NAMES = _words(
+    "Will Mark Grant May June April Bill Rob Pat Sue Art Jack Frank Hope Faith Grace Joy Rose Dawn Summer Guy "
+    "Drew Chase Max Page Sky Ray Dean Gene Lane Miles Rich Amber Ruby Julia Crystal Iris Ivy Lily Olive Chip "
+    "Buck Hunter Sandy Penny Holly Melody Carol Christian Jordan Austin Taylor Morgan Casey Riley Quinn Avery"
+)
 COMMON_FIRST_NAMES = _words(
     """James John Robert Michael David Richard Joseph Thomas Charles Daniel Matthew Anthony Donald Steven Paul
     Andrew Joshua Kenneth Kevin Brian George Timothy Ronald Jason Edward Jeffrey Ryan Jacob Gary Nicholas Eric
@@ -101,6 +106,7 @@ COMMON_FIRST_NAMES = _words(
     Kwame Ama Kofi Chidi Ngozi Tunde Femi Aisha Zara Yusuf Mehmet Ayse Emre Kai Noor Leila Reza Dara Erin
     Morgan Casey Taylor Jamie Riley Quinn Avery Bruno Emeka Farah Goran Hana Jonas Keiko Lena Bjorn"""
 )
+_PLAIN_FIRST_NAMES = COMMON_FIRST_NAMES - _AMBIGUOUS_NAMES
 _DETERMINERS = _words("the a an our this that their its one another some every each new old")
 _NOT_NAMES = _words(
     """The This That These Those It Its We Our Us They Their He She His Her A An In On At By For From To Of
@@ -242,7 +248,7 @@ class Hit:
 
 _W = r"[A-Za-z][\w'-]*"
 _FAILURE = (
-    r"(?:failed|forgot|neglected|omitted|refused|didn't bother|did not bother) to\b|forgot\b|overlooked\b"
+    r"(?:failed|forgot|neglected|omitted|refused|didn't bother|did not bother|bothered) to\b|forgot\b|overlooked\b"
     r"|ignored\b|missed\b|messed up\b|screwed up\b|botched\b|did(?:n't| not) (?:check|test|follow|read|verify|"
     r"review|look|bother)\b|never (?:checked|tested|bothered|verified)\b"
 )
@@ -275,7 +281,16 @@ _BLAME_PREDICATE = re.compile(
     re.IGNORECASE,
 )
 _IF_HAD = re.compile(r"\bif\s+(?:only\s+)?(" + _W + r"(?:\s+" + _W + r"){0,2}?)\s+had(?:n't)?\b", re.IGNORECASE)
+# A capitalised word that is a common first name, unless it is also an everyday word or a product name
+# ("Grace period", "Will", "Julia" the language); matched against COMMON_FIRST_NAMES at run time.
+_FIRST_NAME = re.compile(r"(?<![\w@.#/-])([A-Z][a-z]{2,})(?:'s)?(?![\w@-]|\.\w)")
 _MENTION = re.compile(r"(?<![\w.@/])@([A-Za-z0-9][\w.-]*[A-Za-z0-9]|[A-Za-z0-9])")
+
+
+def _name_position(text: str, name: str, before: int) -> int:
+    """Where the subject `name` of a verb at `before` is written (the finding points at the name)."""
+    found = text.rfind(name, max(0, before - 160), before)
+    return found if found >= 0 else before
 
 
 class Linter:
@@ -400,6 +415,12 @@ class Linter:
             if self._roster_rx is not None and self._roster_rx.fullmatch(match.group(0)):
                 continue
             yield Hit("naming", match.start(), match.end(), f"mentions a person ({match.group(0)})", _SUGGEST["naming"])
+        for match in _FIRST_NAME.finditer(text):
+            if match.group(1) not in _PLAIN_FIRST_NAMES or match.group(1).lower() in self._spelling_role:
+                continue  # roster people are reported above, with their role
+            yield Hit(
+                "naming", match.start(1), match.end(1), f'names a person ("{match.group(1)}")', _SUGGEST["naming"]
+            )
         for match in _POSSESSIVE_BLAME.finditer(text):
             owner = match.group(1)
             kind = self._kind_of(owner)
@@ -431,10 +452,11 @@ class Linter:
             if m.prose[match.start()] == " ":  # a table or timeline row: who did what is recorded there
                 continue
             if kind == "name":
+                at = _name_position(m.full, head, match.start())
                 yield Hit(
                     "naming",
-                    match.start(),
-                    match.end(),
+                    at,
+                    at + len(head),
                     f'names a person as the subject of a failure ("{head} {match.group(0)}")',
                     _SUGGEST["person-failure"],
                 )
@@ -460,10 +482,11 @@ class Linter:
                 continue
             head, kind = subject
             if kind == "name":
+                at = _name_position(m.prose, head, match.start())
                 yield Hit(
                     "naming",
-                    match.start(),
-                    match.end(),
+                    at,
+                    at + len(head),
                     f'names a person as the cause ("{head} {match.group(0)}")',
                     _SUGGEST["team-blame"],
                 )
@@ -572,19 +595,19 @@ class Linter:
                 self._allow.sub(lambda x: _blank(x.group(0)), masked.prose),
             )
         produced: list[Iterable[Hit]] = [
+            self._verb_rules(masked),  # first: a name as the subject of a failure says more than a mention
             self._naming(masked),
-            self._verb_rules(masked),
             self._counterfactuals(masked),
             self._judgement_words(masked),
             self._human_error(masked),
         ]
         found: list[Hit] = []
-        seen: set[tuple[int, int]] = set()
+        seen: set[int] = set()
         for hits in produced:
             for hit in hits:
-                if not self._setting(hit.rule)[0] or (hit.start, hit.end) in seen:
+                if not self._setting(hit.rule)[0] or hit.start in seen:
                     continue
-                seen.add((hit.start, hit.end))
+                seen.add(hit.start)
                 found.append(hit)
         found.extend(self._custom_phrases(masked))
         found.sort(key=lambda h: (h.start, h.end))

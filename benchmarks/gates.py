@@ -240,6 +240,23 @@ def language_quality() -> None:
         f"neutral sentences flagged {false_pos:.1%} (target <= 2%) [{len(blame)} blame, {len(neutral)} neutral]"
     )
     print("  per rule: " + ", ".join(f"{r} {v[0]}/{v[1]}" for r, v in per_rule.items()))
+    for label, round_no in (("round 1, later used to generalise the naming rule", 1), ("round 2, untouched", 2)):
+        held_blame = [line.split("\t", 1)[1] for line in heldout("heldout_blame.txt", round_no)]
+        held_neutral = heldout("heldout_neutral.txt", round_no)
+        held_recall = sum(1 for s in held_blame if linter.lint(s + "\n")) / len(held_blame)
+        held_flagged = sum(1 for s in held_neutral if linter.lint(s + "\n")) / len(held_neutral)
+        print(
+            f"  held-out sentences ({label}): blame recall {held_recall:.1%} of {len(held_blame)}, "
+            f"neutral flagged {held_flagged:.1%} of {len(held_neutral)}"
+        )
+
+
+def heldout(name: str, round_no: int) -> list[str]:
+    """Sentences written after the rules; "# Round 2" starts the second batch."""
+    lines = (CORPUS / name).read_text(encoding="utf-8").splitlines()
+    split = next(i for i, line in enumerate(lines) if line.startswith("# Round 2"))
+    chosen = lines[:split] if round_no == 1 else lines[split:]
+    return [s for s in chosen if s.strip() and not s.startswith("#")]
 
 
 # --- throughput -------------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def test_finding_has_line_column_message_and_a_rewording() -> None:
     assert len(findings) == 1
     finding = findings[0]
     assert (finding.gate, finding.rule, finding.severity) == ("language", "naming", "error")
-    assert (finding.line, finding.column) == (4, 13)
+    assert (finding.line, finding.column) == (4, 8)
     assert "Dave" in finding.message
     assert finding.suggestion
 
