@@ -22,14 +22,34 @@ from afterword.policies.gates_schema import Audience
 from afterword.settings import Settings
 from afterword.workflows.models import CheckRequest, CheckResult, Finding, RedactionReport, RedactRequest
 
+# Results travel through workflow history (and the status query), so a pathological document must not
+# produce megabytes of findings: past these limits the list is cut, with a finding that says so.
+MAX_CHECK_FINDINGS = 300
+MAX_REDACTION_FINDINGS = 1000
 
-def check_text(text: str, required_sections: Sequence[str], policy: Mapping[str, Any] | None) -> CheckResult:
+
+def _cut(findings: list[Finding], limit: int | None, gate: str) -> list[Finding]:
+    if limit is None or len(findings) <= limit:
+        return findings
+    rest = len(findings) - limit
+    note = Finding(
+        gate=gate,
+        rule="truncated",
+        severity="warning",
+        message=f"{rest} more finding(s) not listed; run the CLI on the document for all of them",
+    )
+    return [*findings[:limit], note]
+
+
+def check_text(
+    text: str, required_sections: Sequence[str], policy: Mapping[str, Any] | None, limit: int | None = None
+) -> CheckResult:
     """Blameless-language lint plus completeness; not ok when any finding is an error."""
     findings = linter_for(policy).lint(text)
     completeness = check_with_policy(text, required_sections, policy)
     findings = sorted([*completeness.findings, *findings], key=lambda f: (f.line or 0, f.column or 0))
     ok = not any(f.severity == "error" for f in findings)
-    return CheckResult(ok=ok, findings=findings, completeness=completeness.score)
+    return CheckResult(ok=ok, findings=_cut(findings, limit, "language"), completeness=completeness.score)
 
 
 def redaction_findings(result: Redaction) -> list[Finding]:
@@ -47,12 +67,14 @@ def redaction_findings(result: Redaction) -> list[Finding]:
     ]
 
 
-def redact_text(text: str, audience: Audience, policy: Mapping[str, Any] | None) -> tuple[str, RedactionReport]:
-    """The redacted text and its report (with an empty `redacted_ref`: the caller stores the text)."""
+def redact_text(
+    text: str, audience: Audience, policy: Mapping[str, Any] | None, limit: int | None = None
+) -> tuple[str, RedactionReport]:
+    """The redacted text and its report (with an empty `redacted_ref`: the caller stores the text).
+    `counts` is always complete; `limit` caps the per-removal findings."""
     result = redactor_for(policy, audience).redact(text)
-    report = RedactionReport(
-        audience=audience, redacted_ref="", counts=result.counts, findings=redaction_findings(result)
-    )
+    findings = _cut(redaction_findings(result), limit, "redaction")
+    report = RedactionReport(audience=audience, redacted_ref="", counts=result.counts, findings=findings)
     return result.text, report
 
 
@@ -81,7 +103,7 @@ class GateActivities:
     def _check(self, req: CheckRequest) -> CheckResult:
         text = self._document(req.document_ref)
         try:
-            return check_text(text, req.rules.required_sections, req.rules.policy)
+            return check_text(text, req.rules.required_sections, req.rules.policy, MAX_CHECK_FINDINGS)
         except ValidationError as exc:
             raise _policy_problem(exc) from None
 
@@ -92,7 +114,7 @@ class GateActivities:
     def _redact(self, req: RedactRequest) -> RedactionReport:
         text = self._document(req.document_ref)
         try:
-            redacted, report = redact_text(text, req.audience, req.rules.policy)
+            redacted, report = redact_text(text, req.audience, req.rules.policy, MAX_REDACTION_FINDINGS)
         except ValidationError as exc:
             raise _policy_problem(exc) from None
         ref = self.store.put_bytes(redacted.encode("utf-8"))

@@ -129,3 +129,16 @@ async def test_missing_document_and_bad_policy_are_not_retried(gates) -> None:
             RedactRequest(postmortem_id="pm", document_ref=ref, audience="internal", rules=bad),
         )
     assert invalid.value.non_retryable and invalid.value.type == "PolicyError"
+
+
+async def test_huge_reports_are_cut_so_workflow_history_stays_small(gates) -> None:
+    activities, store = gates
+    text = "".join(f"host 10.0.{i // 250}.{i % 250 + 1} answered\n" for i in range(3000))
+    ref = store.put_bytes(text.encode())
+    report = await ActivityEnvironment().run(
+        activities.redact_document,
+        RedactRequest(postmortem_id="pm", document_ref=ref, audience="external", rules=make_rules([])),
+    )
+    assert report.counts == {"ipv4": 3000}
+    assert len(report.findings) == 1001 and report.findings[-1].rule == "truncated"
+    assert "10.0." not in store.get_text(report.redacted_ref)
