@@ -20,7 +20,7 @@ from afterword.policies import checks
 from afterword.policies.errors import PolicyError, Problem
 from afterword.policies.lines import KeyPath, dotted, key_lines
 from afterword.policies.merge import merge
-from afterword.policies.schema import Policy, Team
+from afterword.policies.schema import Policy
 
 DEFAULT_NAME = "default"
 SHIPPED = "<shipped default.toml>"
@@ -476,4 +476,14 @@ def for_team(policy: Policy, team: str | None) -> Policy:
     return Policy.model_validate(team_data(policy.model_dump(mode="json", exclude_none=False), team))
 
 
-__all__ = ["Team", "default_policy", "for_team", "load_org_policy", "load_policy", "load_text"]
+__all__ = [
+    "check_org_name",
+    "default_for_org",
+    "default_policy",
+    "for_team",
+    "load_org_policy",
+    "load_policy",
+    "load_policy_with_sources",
+    "load_text",
+    "org_policy_path",
+]
