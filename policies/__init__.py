@@ -3,6 +3,9 @@
     policy = load_org_policy("acme", Path("policies"))   # <dir>/acme.toml, else the shipped default
     decision = decide(policy, incident)                  # required / optional / none, and why
     rules = rules_for(policy, incident)                  # the PostmortemRules a workflow records
+
+Long-running processes use `PolicyStore(policy_dir).get(org)`: the last good version of each org's
+policy, reloaded when its files change.
 """
 
 from afterword.policies.calendar import add_business_time, is_working_time
@@ -21,11 +24,13 @@ from afterword.policies.resolve import (
     rules_for,
 )
 from afterword.policies.schema import Policy
+from afterword.policies.store import PolicyStore
 
 __all__ = [
     "Decision",
     "Policy",
     "PolicyError",
+    "PolicyStore",
     "Problem",
     "add_business_time",
     "deadline_rules",
