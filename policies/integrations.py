@@ -3,8 +3,10 @@ references (`env:NAME` or `file:/path`), never values written into the policy.""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 # concern -> adapters afterword can run for it (the first is the embedded default).
@@ -60,3 +62,37 @@ def secret_problems(settings: dict[str, Any], path: tuple[str | int, ...] = ()) 
                 )
             elif SECRET_VALUE.search(value):
                 yield here, INLINE
+
+
+class SecretError(ValueError):
+    """A secret reference that cannot be resolved; the message names the variable or file."""
+
+
+def resolve_secret(ref: str, env: dict[str, str] | None = None) -> str:
+    """The value behind `env:NAME` (an environment variable) or `file:/path` (a file, trailing newline
+    stripped). Resolve when the adapter starts, never into the policy or a workflow's history."""
+    environ = dict(os.environ) if env is None else env
+    if ENV_REF.match(ref):
+        value = environ.get(ref[4:])
+        if not value:
+            raise SecretError(f"secret {ref!r}: environment variable {ref[4:]} is not set or empty")
+        return value
+    if FILE_REF.match(ref):
+        try:
+            return Path(ref[5:]).read_text(encoding="utf-8").rstrip("\n")
+        except OSError as err:
+            raise SecretError(f"secret {ref!r}: cannot read the file ({err.strerror})") from None
+    raise SecretError(f"{ref!r} is not a secret reference: write env:NAME or file:/path")
+
+
+def resolve_settings(settings: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """An integration's settings with every secret reference replaced by its value."""
+    resolved: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            resolved[key] = resolve_settings(value, env)
+        elif isinstance(value, str) and is_reference(value):
+            resolved[key] = resolve_secret(value, env)
+        else:
+            resolved[key] = value
+    return resolved
