@@ -17,11 +17,11 @@ labelled corpus in tests/gates/corpus/ keeps it that way.
 from __future__ import annotations
 
 import bisect
-import heapq
 import ipaddress
 import itertools
 import json
 import math
+import operator
 import re
 import string
 from collections import Counter
@@ -638,10 +638,10 @@ class Redactor:
                 rx = _rx(b"(?:" + names + rb")(?![\w@-]|\.\w)")
                 passes.append(_Pass("person", "raw", rx, self._person, tuple(a.split()[0] for a in group)))
         if settings.hostnames and policy.internal_domains and "hostname" not in disabled:
-            domains = b"|".join(re.escape(d.encode()) for d in sorted(policy.internal_domains, key=len, reverse=True))
-            rx = _rx(rb"\.(?:" + domains + rb")(?![a-z0-9_-]|\.[a-z0-9])")
-            triggers = tuple(b"." + d.encode() for d in policy.internal_domains)
-            passes.append(_Pass("hostname", "lower", rx, _hostname, triggers))
+            for domain in sorted(policy.internal_domains, key=len, reverse=True):
+                # one literal-led pass per domain: ".internal" is rare, "." alone is everywhere
+                rx = _rx(rb"\." + re.escape(domain.encode()) + rb"(?![a-z0-9_-]|\.[a-z0-9])")
+                passes.append(_Pass("hostname", "lower", rx, _hostname, (b"." + domain.encode(),)))
         if settings.terms and policy.terms and "term" not in disabled:
             for group in _by_prefix([t.lower().encode() for t in policy.terms]):
                 terms = b"|".join(re.escape(t) for t in group)
@@ -693,21 +693,24 @@ class Redactor:
         scan = _Scan(text)
         chosen = _resolve(self.candidates(scan))
         labels: dict[str, str] = {}
+        placeholders: dict[str, bytes] = {}
         pieces: list[bytes] = []
+        raw = scan.raw
         cursor = 0
-        final: list[Hit] = []
         for hit in chosen:
-            if hit.category == "person":
-                replacement = self._label(scan.raw[hit.start : hit.end], labels)
+            category = hit.category
+            if category == "person":
+                replacement = self._label(raw[hit.start : hit.end], labels).encode()
             else:
-                replacement = self.policy.placeholder.format(category=hit.category)
-            pieces.append(scan.raw[cursor : hit.start])
-            pieces.append(replacement.encode())
+                replacement = placeholders.get(category) or placeholders.setdefault(
+                    category, self.policy.placeholder.format(category=category).encode()
+                )
+            pieces.append(raw[cursor : hit.start])
+            pieces.append(replacement)
             cursor = hit.end
-            final.append(hit)
-        pieces.append(scan.raw[cursor:])
-        out = b"".join(pieces).decode("utf-8") if final else text
-        return Redaction(out, _locate(scan.raw, final), labels)
+        pieces.append(raw[cursor:])
+        out = b"".join(pieces).decode("utf-8") if chosen else text
+        return Redaction(out, _locate(raw, chosen, ascii_only=len(raw) == len(text)), labels)
 
     def _label(self, matched: bytes, labels: dict[str, str]) -> str:
         person = self._people.get(b" ".join(matched.split()))
@@ -746,13 +749,21 @@ def _by_prefix(words: Iterable[bytes]) -> list[list[bytes]]:
     return list(groups.values())
 
 
+_BY_START = operator.itemgetter(1)
+_BY_END = operator.itemgetter(2)
+_BY_PRIORITY = operator.itemgetter(5)
+_BY_PRIORITY_START = operator.itemgetter(5, 1)
+
+
 def _resolve(found: list[Hit]) -> list[Hit]:
     """Non-overlapping hits, in text order. Specific detectors claim their spans first (a GitHub token
     inside `token: ...@host` is a github-token, not a generic assignment); within one priority the
     earliest, then the longest, wins. Linear per priority class, so dense documents stay fast."""
-    found.sort(key=lambda h: (h.priority, h.start, -(h.end - h.start)))
+    # (priority, start, longest first) with C-level keys: two stable sorts
+    found.sort(key=_BY_END, reverse=True)
+    found.sort(key=_BY_PRIORITY_START)
     chosen: list[Hit] = []
-    for _, group in itertools.groupby(found, key=lambda h: h.priority):
+    for _, group in itertools.groupby(found, key=_BY_PRIORITY):
         starts = [h.start for h in chosen]
         accepted: list[Hit] = []
         last_end = -1
@@ -766,22 +777,23 @@ def _resolve(found: list[Hit]) -> list[Hit]:
                 continue
             accepted.append(hit)
             last_end = hit.end
-        chosen = list(heapq.merge(chosen, accepted, key=lambda h: h.start)) if chosen else accepted
+        chosen = sorted(chosen + accepted, key=_BY_START) if chosen else accepted
     return chosen
 
 
-def _locate(raw: bytes, hits: list[Hit]) -> list[Hit]:
+def _locate(raw: bytes, hits: list[Hit], ascii_only: bool = False) -> list[Hit]:
     """Line and column (1-based, in characters of the original text) of each hit, in text order."""
     located: list[Hit] = []
+    append = located.append
     line, line_start, cursor = 1, 0, 0
-    for hit in hits:
-        newlines = raw.count(b"\n", cursor, hit.start)
+    for category, start, end, _, _, priority in hits:
+        newlines = raw.count(b"\n", cursor, start)
         if newlines:
             line += newlines
-            line_start = raw.rfind(b"\n", cursor, hit.start) + 1
-        cursor = hit.start
-        column = len(raw[line_start : hit.start].decode("utf-8", "replace")) + 1
-        located.append(Hit(hit.category, hit.start, hit.end, line, column))
+            line_start = raw.rfind(b"\n", cursor, start) + 1
+        cursor = start
+        column = start - line_start if ascii_only else len(raw[line_start:start].decode("utf-8", "replace"))
+        append(Hit(category, start, end, line, column + 1, priority))
     return located
 
 
