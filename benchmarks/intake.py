@@ -310,6 +310,19 @@ async def main(args: argparse.Namespace) -> int:
                 ratio = percentile(intake["latencies"], 99) / max(percentile(base["latencies"], 99), 0.001)
                 print(f"p99 intake / baseline: {ratio:.2f}x; baseline errors: {base['errors']}")
                 print(f"answers: {intake['statuses']}  actions: {intake['actions']}")
+                print("intake p99 by tenth of the run (the first holds the 100 starts, the last the resolves):")
+                tenth = max(1, args.count // 10)
+                lat = intake["latencies"]
+                print(
+                    "  " + "  ".join(f"{percentile(lat[i : i + tenth], 99):.0f}" for i in range(0, args.count, tenth))
+                )
+                print("baseline p99 by tenth:")
+                print(
+                    "  "
+                    + "  ".join(
+                        f"{percentile(base['latencies'][i : i + tenth], 99):.0f}" for i in range(0, args.count, tenth)
+                    )
+                )
                 for error in intake["errors"]:
                     print(f"  refused: {error}")
 

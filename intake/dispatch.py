@@ -196,6 +196,9 @@ class Dispatcher:
         self._inflight[key] = future
         try:
             outcome = await self._accept_once(org, notification, body)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: nobody else may be waiting
@@ -212,7 +215,7 @@ class Dispatcher:
             log.info("%s delivery ignored: %s", notification.source, notification.note)
             return Outcome(action="ignored", payload_ref=payload_ref, note=notification.note)
         assessment = self.policies.assess(org, notification, payload_ref)
-        lock = self._locks.setdefault(f"{org}\x00{notification.key}", asyncio.Lock())
+        lock = self._lock_for(self._cache_key(org, notification.key))
         try:
             async with asyncio.timeout(self.timeout), lock:
                 outcome = await self._apply(org, notification, assessment)
@@ -372,6 +375,14 @@ class Dispatcher:
     @staticmethod
     def _cache_key(org: str, key: str) -> str:
         return f"{org}\x00{key}"
+
+    def _lock_for(self, cache_key: str) -> asyncio.Lock:
+        lock = self._locks.get(cache_key)
+        if lock is None:
+            if len(self._locks) > 2 * self._cache_limit:  # e.g. a flood of incidents the policy ignores
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            lock = self._locks[cache_key] = asyncio.Lock()
+        return lock
 
     def _remember(self, cache_key: str, episode: Episode) -> None:
         self._episodes[cache_key] = episode
