@@ -84,7 +84,8 @@ CLAUSE_WORDS = _words(
 _AMBIGUOUS_NAMES = _words(
     "Will Mark Grant May June April Bill Rob Pat Sue Art Jack Frank Hope Faith Grace Joy Rose Dawn Summer Guy "
     "Drew Chase Max Page Sky Ray Dean Gene Lane Miles Rich Amber Ruby Julia Crystal Iris Ivy Lily Olive Chip "
-    "Buck Hunter Sandy Penny Holly Melody Carol Christian Jordan Austin Taylor Morgan Casey Riley Quinn Avery"
+    "Buck Hunter Sandy Penny Holly Melody Carol Christian Jordan Austin Taylor Morgan Casey Riley Quinn Avery "
+    "Hugo Oscar"
 )
 COMMON_FIRST_NAMES = _words(
     """James John Robert Michael David Richard Joseph Thomas Charles Daniel Matthew Anthony Donald Steven Paul
