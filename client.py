@@ -176,11 +176,23 @@ class Postmortems:
     # ------------------------------------------------------------------ human steps
 
     async def _update(self, workflow_id: str, name: str, arg: BaseModel, result_type: type[T]) -> T:
+        handle = self.handle(workflow_id)
         try:
-            result: T = await self.handle(workflow_id).execute_update(name, arg, result_type=result_type)
+            result: T = await handle.execute_update(name, arg, result_type=result_type)
         except (WorkflowUpdateFailedError, RPCError, OSError) as err:
+            if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
+                await self._raise_if_finished(handle)
             raise _translate(err, workflow_id) from err
         return result
+
+    async def _raise_if_finished(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """An update to a finished workflow reads as 'not found'; say what really happened."""
+        try:
+            described = await handle.describe()
+        except RPCError:
+            return
+        if described.status is not None and described.status != WorkflowExecutionStatus.RUNNING:
+            raise Rejected(f"{handle.id} has finished ({described.status.name.lower()}); nothing more can change")
 
     async def resolve(self, workflow_id: str, req: ResolveRequest) -> UpdateResult:
         return await self._update(workflow_id, "resolve", req, UpdateResult)

@@ -3,11 +3,14 @@ installed server binaries. End-to-end fixtures on the dev server live beside the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
@@ -17,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from afterword.client import Postmortems
+from afterword.client import Opened, Postmortems
 from afterword.settings import Settings
 from afterword.workflows import search_attributes as sa
 
@@ -79,6 +82,38 @@ def ts_client(ts_env: WorkflowEnvironment, ts_worker: Worker) -> Client:
     return ts_env.client
 
 
+class TrackedPostmortems(Postmortems):
+    """Remembers what a test opened, so it can be ended afterwards: timers left running by one test would
+    otherwise all fire while a later test skips days ahead, and slow it down for nothing."""
+
+    opened: list[str]
+
+    async def open(self, *args: Any, **kwargs: Any) -> Opened:
+        result = await super().open(*args, **kwargs)
+        self.opened.append(result.workflow_id)
+        return result
+
+    async def end_all(self) -> None:
+        for wid in dict.fromkeys(self.opened):
+            handle = self.client.get_workflow_handle(wid)
+            # the Java test server can stop skipping time for good when a workflow is terminated while its
+            # first steps are still running; let it settle first
+            for _ in range(100):
+                with contextlib.suppress(Exception):
+                    if (await self.status(wid)).state not in ("triggered", "preserving"):
+                        break
+                await asyncio.sleep(0.05)
+            with contextlib.suppress(Exception):
+                for item in (await self.status(wid)).action_items:
+                    with contextlib.suppress(Exception):
+                        await self.client.get_workflow_handle(item.workflow_id).terminate("test finished")
+            with contextlib.suppress(Exception):
+                await handle.terminate("test finished")
+
+
 @pytest.fixture
-def postmortems(ts_client: Client, ts_settings: Settings) -> Postmortems:
-    return Postmortems(ts_client, ts_settings)
+async def postmortems(ts_client: Client, ts_settings: Settings) -> AsyncIterator[Postmortems]:
+    tracked = TrackedPostmortems(ts_client, ts_settings)
+    tracked.opened = []
+    yield tracked
+    await tracked.end_all()

@@ -113,6 +113,7 @@ class ActionItemWorkflow:
         async def remind(due: datetime) -> None:
             self.item.reminders_sent += 1
             await self._notify("reminder", [spec.owner], f"Action item due {due.date().isoformat()}: {spec.title}")
+            await self._changed()
 
         async def breach() -> None:
             self.item.overdue = True
@@ -135,6 +136,7 @@ class ActionItemWorkflow:
             if not await wait_until(workflow.now() + rules.review_every, left_open):
                 self.item.reminders_sent += 1
                 await self._notify("reminder", [spec.owner], f"Review: action item still open: {spec.title}")
+                await self._changed()
 
     async def _while_completed(self) -> None:
         assert self.item.validation_due is not None

@@ -9,13 +9,14 @@ milestones; a breach notifies, marks the postmortem overdue, and never blocks th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from afterword.workflows import search_attributes as sa
@@ -295,10 +296,18 @@ class PostmortemWorkflow:
                     self._reach(Milestone.CLOSED)
                 else:
                     self._fire("reopen_item", "afterword", "a fix failed validation")
-            await workflow.wait_condition(lambda handled=state: self.state is not handled or self._work_pending())
+            await workflow.wait_condition(lambda handled=state: self._moved_on(handled))
 
+        # children end right after their last report; waiting for them keeps the parent/child pairing whole
+        for handle in self.item_handles.values():
+            # cancelled with a waived postmortem, or ended by an operator: nothing left to track
+            with contextlib.suppress(ChildWorkflowError, asyncio.CancelledError):
+                await handle
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.status()
+
+    def _moved_on(self, handled: State) -> bool:
+        return self.state is not handled or self._work_pending()
 
     def _work_pending(self) -> bool:
         """True when the current state has work for the run loop (not just waiting for people)."""
