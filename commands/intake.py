@@ -24,8 +24,8 @@ def register(main: click.Group) -> None:
     main.add_command(replay_alert_cmd)
 
 
-def _settings(host: str | None, port: int | None, org: str | None = None) -> Settings:
-    overrides: dict[str, Any] = {"intake_host": host, "intake_port": port, "default_org": org}
+def _settings(host: str | None, port: int | None) -> Settings:
+    overrides: dict[str, Any] = {"intake_host": host, "intake_port": port}
     return Settings.from_env(**overrides)
 
 
@@ -88,7 +88,7 @@ def replay_alert_cmd(
     """Replay a saved alert payload (FILE): start, match or resolve its postmortem as the intake would."""
     body = file.read_bytes()
     source = source or _guess(body, file)
-    settings = _settings(None, None, org)
+    settings = _settings(None, None)
     target_org = org or settings.default_org
     if url:
         answer = _post(url, source, target_org, body, headers)
