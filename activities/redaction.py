@@ -25,7 +25,7 @@ import operator
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -203,12 +203,9 @@ class _Pass:
     source: Source
     regex: re.Pattern[bytes]
     handler: Handler
-    # Literals every match contains. A pass whose triggers do not occur in the document is skipped: a
-    # substring test runs at memory speed, far faster than even a literal-led regex scan.
-    triggers: tuple[bytes, ...] = ()
 
-    def wanted(self, view: bytes) -> bool:
-        return not self.triggers or any(t in view for t in self.triggers)
+    def matches(self, view: bytes) -> Iterator[re.Match[bytes]]:
+        return self.regex.finditer(view)
 
 
 def _token(category: str, priority: int = 0) -> Handler:
@@ -399,111 +396,87 @@ _SECRET_PASSES: list[_Pass] = [
             rb"(?:-----END[ A-Z0-9]{0,20}PRIVATE KEY(?: BLOCK)?-----|(?=\n[ \t]*\n)|\Z)"
         ),
         _whole("private-key"),
-        triggers=(b"PRIVATE KEY",),
     ),
     _Pass(
         "slack-webhook",
         "raw",
         _rx(rb"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{8,}"),
         _whole("slack-webhook"),
-        triggers=(b"hooks.slack.com",),
     ),
     _Pass(
         "url-password",
         "raw",
         _rx(rb"://[^\s:/@\[\]]{0,64}:(?P<v>[^\s/@]{1,128})@"),
         _value_group("url-password", lambda v: True, 1),
-        triggers=(b"://",),
     ),
     _Pass(
         "jwt",
         "raw",
         _rx(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
         _token("jwt"),
-        triggers=(b"eyJ",),
     ),
     _Pass(
         "aws-access-key",
         "raw",
         _rx(rb"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|PKA|ROA|SCA)[A-Z0-9]{16}" + _TOKEN_END),
         _token("aws-access-key"),
-        triggers=tuple(
-            b"A" + p
-            for p in (b"KIA", b"SIA", b"BIA", b"CCA", b"GPA", b"IDA", b"IPA", b"NPA", b"NVA", b"PKA", b"ROA", b"SCA")
-        ),
     ),
     _Pass(
         "github-token",
         "raw",
         _rx(rb"g(?:h[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{22,255})" + _TOKEN_END),
         _token("github-token"),
-        triggers=(b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_", b"github_pat_"),
     ),
     _Pass(
         "slack-token",
         "raw",
         _rx(rb"x(?:ox[abposr]-[A-Za-z0-9-]{10,}|app-\d-[A-Za-z0-9-]{10,})"),
         _token("slack-token"),
-        triggers=(b"xox", b"xapp-"),
     ),
     _Pass(
         "stripe-key",
         "raw",
         _rx(rb"sk_(?:live|test)_[A-Za-z0-9]{16,}" + _TOKEN_END),
         _token("stripe-key"),
-        (b"sk_live_", b"sk_test_"),
     ),
     _Pass(
         "stripe-key",
         "raw",
         _rx(rb"rk_(?:live|test)_[A-Za-z0-9]{16,}" + _TOKEN_END),
         _token("stripe-key"),
-        (b"rk_live_", b"rk_test_"),
     ),
-    _Pass("stripe-key", "raw", _rx(rb"whsec_[A-Za-z0-9]{24,}" + _TOKEN_END), _token("stripe-key"), (b"whsec_",)),
-    _Pass(
-        "google-api-key", "raw", _rx(rb"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), _token("google-api-key"), (b"AIza",)
-    ),
-    _Pass("npm-token", "raw", _rx(rb"npm_[A-Za-z0-9]{36}" + _TOKEN_END), _token("npm-token"), (b"npm_",)),
+    _Pass("stripe-key", "raw", _rx(rb"whsec_[A-Za-z0-9]{24,}" + _TOKEN_END), _token("stripe-key")),
+    _Pass("google-api-key", "raw", _rx(rb"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), _token("google-api-key")),
+    _Pass("npm-token", "raw", _rx(rb"npm_[A-Za-z0-9]{36}" + _TOKEN_END), _token("npm-token")),
     _Pass(
         "bearer-token",
         "lower",
         _rx(rb"bearer[ \t]+(?P<v>[a-z0-9._~+/-]{8,}=*)"),
         _value_group("bearer-token", _bearer_value, 1),
-        triggers=(b"bearer",),
     ),
     _Pass(
         "bearer-token",
         "lower",
         _rx(rb"authorization[\"']?[ \t]*[:=][ \t]*[\"']?(?:basic|token)[ \t]+(?P<v>[a-z0-9._~+/-]{8,}=*)"),
         _value_group("bearer-token", _bearer_value, 1),
-        triggers=(b"authorization",),
     ),
 ]
-for _keyword, _trigger in ((b"pass(?:word|wd|phrase)", b"pass"), (b"pwd", b"pwd")):
+for _keyword in (b"pass(?:word|wd|phrase)", b"pwd"):
     _SECRET_PASSES.append(
         _Pass(
             "password-assignment",
             "lower",
             _rx(b"(?P<k>" + _keyword + b")" + _SEPARATOR + _VALUE),
             _assignment(password=True),
-            (_trigger,),
         )
     )
-for _keyword, _trigger in (
-    (b"secret", b"secret"),
-    (b"token", b"token"),
-    (b"key", b"key"),
-    (b"credentials?", b"credential"),
-    (b"passcode", b"passcode"),
-):
+for _keyword in (b"secret", b"token", b"key", b"credentials?", b"passcode"):
     _SECRET_PASSES.append(
         _Pass(
             "secret-assignment",
             "lower",
             _rx(b"(?P<k>" + _keyword + b")" + _SEPARATOR + _VALUE),
             _assignment(password=False),
-            (_trigger,),
         )
     )
 
@@ -520,23 +493,24 @@ _PERSONAL_PASSES: list[_Pass] = [
         "raw",
         _rx(rb"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"),
         _email,
-        (b"@",),
     ),
     # on the "dec" view: 0 = any digit, a = any letter or underscore
     _Pass("ipv4", "dec", _rx(rb" " + _DIGIT_SHAPES), _digits),
-    _Pass("ipv4", "dec", _rx(rb":" + _DIGIT_SHAPES), _digits, (b":0",)),
+    _Pass("ipv4", "dec", _rx(rb":" + _DIGIT_SHAPES), _digits),
     _Pass("ipv4", "dec", _rx(rb"\A" + _DIGIT_SHAPES), _digits),  # a number opening the document
     _Pass(
-        "phone", "raw", _rx(rb"\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?)(?:[ .-]?\d{2,5}){1,4}(?![\w])"), _phone, (b"+",)
+        "phone",
+        "raw",
+        _rx(rb"\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,4}\)?)(?:[ .-]?\d{2,5}){1,4}(?![\w])"),
+        _phone,
     ),
-    _Pass("phone", "raw", _rx(rb"\([2-9]\d{2}\)[ .-]?\d{3}[ .-]\d{4}(?![\w])"), _phone, (b"(",)),
+    _Pass("phone", "raw", _rx(rb"\([2-9]\d{2}\)[ .-]?\d{3}[ .-]\d{4}(?![\w])"), _phone),
     # on the "hex" view: 0 = any hex digit; an IPv6 address has "::" or seven colons
     _Pass(
         "ipv6",
         "hex",
         _rx(rb":(?<=[0:]:)(?:(?<=::)|(?=:)|(?=[0:]{0,39}::)|(?=(?:0{1,4}:){5,6}0{1,4}))[0:.]{1,45}(?:/0{1,3})?"),
         _ipv6,
-        (b"::", b":0"),
     ),
 ]
 
@@ -636,16 +610,16 @@ class Redactor:
             for group in _name_groups(self._people):
                 names = b"|".join(rb"[ \t]+".join(re.escape(w) for w in a.split()) for a in group)
                 rx = _rx(b"(?:" + names + rb")(?![\w@-]|\.\w)")
-                passes.append(_Pass("person", "raw", rx, self._person, tuple(a.split()[0] for a in group)))
+                passes.append(_Pass("person", "raw", rx, self._person))
         if settings.hostnames and policy.internal_domains and "hostname" not in disabled:
             for domain in sorted(policy.internal_domains, key=len, reverse=True):
                 # one literal-led pass per domain: ".internal" is rare, "." alone is everywhere
                 rx = _rx(rb"\." + re.escape(domain.encode()) + rb"(?![a-z0-9_-]|\.[a-z0-9])")
-                passes.append(_Pass("hostname", "lower", rx, _hostname, (b"." + domain.encode(),)))
+                passes.append(_Pass("hostname", "lower", rx, _hostname))
         if settings.terms and policy.terms and "term" not in disabled:
             for group in _by_prefix([t.lower().encode() for t in policy.terms]):
                 terms = b"|".join(re.escape(t) for t in group)
-                passes.append(_Pass("term", "lower", _rx(b"(?:" + terms + rb")(?![a-z0-9_])"), _term, tuple(group)))
+                passes.append(_Pass("term", "lower", _rx(b"(?:" + terms + rb")(?![a-z0-9_])"), _term))
         self._passes = passes
 
     def _person(self, scan: _Scan, match: re.Match[bytes]) -> Hit | None:
@@ -662,10 +636,8 @@ class Redactor:
         append = found.append
         for spec in self._passes:
             view = scan.view(spec.source)
-            if not spec.wanted(view):
-                continue
             handler = spec.handler
-            for match in spec.regex.finditer(view):
+            for match in spec.matches(view):
                 hit = handler(scan, match)
                 if hit is not None:
                     append(hit)
