@@ -208,11 +208,13 @@ class _Pass:
         return self.regex.finditer(view)
 
 
-def _token(category: str, priority: int = 0) -> Handler:
-    """A self-identifying token (prefix + body): reported when it starts a token."""
+def _token(category: str, priority: int = 0, back: int = 0) -> Handler:
+    """A self-identifying token (prefix + body): reported when it starts a token. `back`: the regex is
+    anchored `back` bytes into the token (on a rarer letter; a lookbehind checks the bytes before)."""
 
     def handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
         start, end = match.span()
+        start -= back
         return Hit(category, start, end, 0, 0, priority) if scan.starts_token(start) else None
 
     return handle
@@ -251,21 +253,25 @@ _SPECIFIC_FORMATS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+_NAME_TAIL = re.compile(rb"[a-z0-9_.-]*\Z")
+
+
 def _assignment(password: bool) -> Handler:
     """`name = value`, `name: value`, `"name": "value"`, `--name value`; the keyword ends the name."""
 
     def handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
-        key_start = match.start()
-        head = scan.view("lower")[max(0, key_start - 48) : key_start]
-        prefix = re.search(rb"[a-z0-9_.-]*\Z", head)
+        # The regex is anchored on a rare letter of the keyword (the "k" of "token"); the identifier
+        # before the anchor — the rest of the keyword and any prefix such as "db_" — is read back here.
+        anchor = match.start()
+        prefix = _NAME_TAIL.search(scan.view("lower"), max(0, anchor - 48), anchor)
         name = (prefix.group(0) if prefix else b"") + match.group("k")
-        name_start = key_start - (len(name) - len(match.group("k")))
+        name_start = anchor - (len(name) - len(match.group("k")))
         if name_start > 0 and scan.raw[name_start - 1] in _TOKEN_CHARS:
             return None
         if match.group("sp") is not None and not name.startswith(b"-"):
             return None  # "password reset" is prose; only --flags take a space-separated value
         lowered = name.decode("ascii", "replace")
-        if match.group("k") == b"key" and not _KEY_NAME.search(lowered):
+        if name.endswith(b"key") and not _KEY_NAME.search(lowered):
             return None  # cache_key, partition_key: not credentials
         start, end = next(match.span(g) for g in ("q", "s", "u") if match.group(g) is not None)
         value = scan.value(start, end)
@@ -409,11 +415,11 @@ _SECRET_PASSES: list[_Pass] = [
         _rx(rb"://[^\s:/@\[\]]{0,64}:(?P<v>[^\s/@]{1,128})@"),
         _value_group("url-password", lambda v: True, 1),
     ),
-    _Pass(
+    _Pass(  # anchored on the "J" of "eyJ": "e" is the most frequent letter of English
         "jwt",
         "raw",
-        _rx(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
-        _token("jwt"),
+        _rx(rb"J(?<=eyJ)[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+        _token("jwt", back=2),
     ),
     _Pass(
         "aws-access-key",
@@ -433,17 +439,11 @@ _SECRET_PASSES: list[_Pass] = [
         _rx(rb"x(?:ox[abposr]-[A-Za-z0-9-]{10,}|app-\d-[A-Za-z0-9-]{10,})"),
         _token("slack-token"),
     ),
-    _Pass(
+    _Pass(  # sk_/rk_ anchored on "k_" ("s" and "r" are frequent letters)
         "stripe-key",
         "raw",
-        _rx(rb"sk_(?:live|test)_[A-Za-z0-9]{16,}" + _TOKEN_END),
-        _token("stripe-key"),
-    ),
-    _Pass(
-        "stripe-key",
-        "raw",
-        _rx(rb"rk_(?:live|test)_[A-Za-z0-9]{16,}" + _TOKEN_END),
-        _token("stripe-key"),
+        _rx(rb"k(?<=[sr]k)_(?:live|test)_[A-Za-z0-9]{16,}" + _TOKEN_END),
+        _token("stripe-key", back=1),
     ),
     _Pass("stripe-key", "raw", _rx(rb"whsec_[A-Za-z0-9]{24,}" + _TOKEN_END), _token("stripe-key")),
     _Pass("google-api-key", "raw", _rx(rb"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), _token("google-api-key")),
@@ -461,7 +461,8 @@ _SECRET_PASSES: list[_Pass] = [
         _value_group("bearer-token", _bearer_value, 1),
     ),
 ]
-for _keyword in (b"pass(?:word|wd|phrase)", b"pwd"):
+# Keywords anchored on a rare letter, with a lookbehind for the letters before it.
+for _keyword in (rb"w(?:(?<=passw)(?:ord|d)|(?<=pw)d)", b"passphrase"):
     _SECRET_PASSES.append(
         _Pass(
             "password-assignment",
@@ -470,7 +471,7 @@ for _keyword in (b"pass(?:word|wd|phrase)", b"pwd"):
             _assignment(password=True),
         )
     )
-for _keyword in (b"secret", b"token", b"key", b"credentials?", b"passcode"):
+for _keyword in (rb"k(?<=tok)en", rb"y(?<=key)", rb"c(?:(?<=sec)ret|(?<=passc)ode)", rb"d(?<=cred)entials?"):
     _SECRET_PASSES.append(
         _Pass(
             "secret-assignment",
@@ -666,13 +667,17 @@ class Redactor:
         chosen = _resolve(self.candidates(scan))
         labels: dict[str, str] = {}
         placeholders: dict[str, bytes] = {}
+        person_labels: dict[bytes, bytes] = {}
         pieces: list[bytes] = []
         raw = scan.raw
         cursor = 0
         for hit in chosen:
             category = hit.category
             if category == "person":
-                replacement = self._label(raw[hit.start : hit.end], labels).encode()
+                matched = raw[hit.start : hit.end]
+                replacement = person_labels.get(matched) or person_labels.setdefault(
+                    matched, self._label(matched, labels).encode()
+                )
             else:
                 replacement = placeholders.get(category) or placeholders.setdefault(
                     category, self.policy.placeholder.format(category=category).encode()
