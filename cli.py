@@ -15,3 +15,26 @@ def main() -> None:
 
 for module in (postmortem, policy, gates, evidence, intake):
     module.register(main)
+
+
+def entry() -> None:
+    """The console script: run the command, then leave without interpreter finalisation, which can abort
+    after a Temporal client was used (a known SDK issue with short-lived processes)."""
+    import os
+    import sys
+
+    try:
+        code = main.main(standalone_mode=False)
+    except click.ClickException as err:
+        err.show()
+        code = err.exit_code
+    except click.exceptions.Exit as err:
+        code = err.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        code = 1
+    except SystemExit as err:
+        code = err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0)

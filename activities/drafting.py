@@ -12,6 +12,7 @@ from importlib import resources
 import jinja2
 from temporalio import activity
 
+from afterword.activities.evidence import latest_manifest_ref
 from afterword.activities.store import ContentStore
 from afterword.activities.timeline import reconstruct_timeline
 from afterword.settings import Settings
@@ -68,6 +69,7 @@ def render(req: RenderRequest, timeline: list[TimelineRow]) -> str:
 
 class DraftingActivities:
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.store = ContentStore(settings.store_dir)
         self.drafts = settings.data_dir / "drafts"
 
@@ -77,8 +79,12 @@ class DraftingActivities:
 
     def _render(self, req: RenderRequest) -> DocumentRef:
         timeline: list[TimelineRow] = []
-        if req.evidence is not None:
-            timeline = reconstruct_timeline(self.store, req.evidence.manifest_ref, req.timeline_edits)
+        # attachments added with `afterword evidence add` seal newer manifests than the workflow has seen
+        manifest = latest_manifest_ref(self.settings, req.postmortem_id) or (
+            req.evidence.manifest_ref if req.evidence else None
+        )
+        if manifest is not None:
+            timeline = reconstruct_timeline(self.store, manifest, req.timeline_edits)
         text = render(req, timeline)
         ref = self.store.put_bytes(text.encode("utf-8"))
         # a working copy people can edit and submit with `afterword draft submit`

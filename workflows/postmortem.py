@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -209,6 +210,8 @@ class PostmortemWorkflow:
         # a clock started again (a reopened incident) replaces the old one, whose task then ends
         met = self.milestones.get(rule.until)
         status = DeadlineStatus(name=rule.name, met_at=met if met and met >= anchor else None)
+        if status.met_at is not None and rule.calendar is None:
+            status.due_at = anchor + rule.duration  # met before it started: still show what it was
         clock = _Clock(rule=rule, status=status)
         self.clocks[rule.name] = clock
         if status.met_at is None:
@@ -296,7 +299,7 @@ class PostmortemWorkflow:
                     self._reach(Milestone.CLOSED)
                 else:
                     self._fire("reopen_item", "afterword", "a fix failed validation")
-            await workflow.wait_condition(lambda handled=state: self._moved_on(handled))
+            await workflow.wait_condition(functools.partial(self._moved_on, state))
 
         # children end right after their last report; waiting for them keeps the parent/child pairing whole
         for handle in self.item_handles.values():
@@ -332,6 +335,7 @@ class PostmortemWorkflow:
                                 policy=self.rules.policy),
                 result_type=EvidenceSummary,
                 start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(seconds=30),  # the capture beats every few seconds
                 retry_policy=EVIDENCE_RETRY,
             )
             return summary

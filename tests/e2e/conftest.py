@@ -1,0 +1,42 @@
+"""A real Temporal dev server (the embedded default's own supervisor) for end-to-end tests."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.client import Client
+
+from afterword.connection import connect, prepare_namespace
+from afterword.server import EmbeddedServer
+from afterword.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("afterword-e2e"), embedded_port=free_port(), embedded_ui_port=free_port(),
+        intake_port=0, task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture(scope="session")
+async def dev_server(e2e_settings: Settings) -> AsyncIterator[str]:
+    async with EmbeddedServer(e2e_settings, headless=True) as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+async def dev_client(dev_server: str, e2e_settings: Settings) -> Client:
+    client = await connect(e2e_settings, dev_server)
+    await prepare_namespace(client, e2e_settings)
+    return client
