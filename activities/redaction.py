@@ -609,9 +609,14 @@ class Redactor:
                 for spelling in person.spellings:
                     self._people.setdefault(spelling.encode(), person)
             for group in _name_groups(self._people):
+                if len(group) == 1 and not group[0][:1].isupper() and b" " not in group[0]:
+                    anchored, back = _anchored_literal(group[0])
+                    rx = _rx(anchored + rb"(?![\w@-]|\.\w)")
+                    passes.append(_Pass("person", "raw", rx, self._person_handler(back)))
+                    continue
                 names = b"|".join(rb"[ \t]+".join(re.escape(w) for w in a.split()) for a in group)
                 rx = _rx(b"(?:" + names + rb")(?![\w@-]|\.\w)")
-                passes.append(_Pass("person", "raw", rx, self._person))
+                passes.append(_Pass("person", "raw", rx, self._person_handler(0)))
         if settings.hostnames and policy.internal_domains and "hostname" not in disabled:
             for domain in sorted(policy.internal_domains, key=len, reverse=True):
                 # one literal-led pass per domain: ".internal" is rare, "." alone is everywhere
@@ -619,15 +624,25 @@ class Redactor:
                 passes.append(_Pass("hostname", "lower", rx, _hostname))
         if settings.terms and policy.terms and "term" not in disabled:
             for group in _by_prefix([t.lower().encode() for t in policy.terms]):
+                if len(group) == 1:
+                    anchored, back = _anchored_literal(group[0])
+                    passes.append(_Pass("term", "lower", _rx(anchored + rb"(?![a-z0-9_])"), _token("term", 3, back)))
+                    continue
                 terms = b"|".join(re.escape(t) for t in group)
                 passes.append(_Pass("term", "lower", _rx(b"(?:" + terms + rb")(?![a-z0-9_])"), _term))
         self._passes = passes
 
-    def _person(self, scan: _Scan, match: re.Match[bytes]) -> Hit | None:
-        start, end = match.span()
-        if start > 0 and (scan.raw[start - 1] in _TOKEN_CHARS or scan.raw[start - 1 : start] in (b"@", b".", b"-")):
-            return None
-        return Hit("person", start, end, 0, 0, 2)
+    @staticmethod
+    def _person_handler(back: int) -> Handler:
+        def handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+            start, end = match.span()
+            start -= back
+            before = scan.raw[start - 1] if start > 0 else 32
+            if before in _TOKEN_CHARS or before in b"@.-":
+                return None
+            return Hit("person", start, end, 0, 0, 2)
+
+        return handle
 
     def _allowed(self, value: str) -> bool:
         return value in self._allow or any(rx.fullmatch(value) for rx in self._allow_rx)
@@ -715,6 +730,20 @@ def _name_groups(spellings: Iterable[bytes]) -> list[list[bytes]]:
     if len(literal_groups) <= _MAX_LITERAL_PASSES:  # a small roster: one fast literal scan per prefix
         return literal_groups + ([handles] if handles else []) + _by_prefix(others)
     return [g for g in (capitalised, handles) if g] + _by_prefix(others)
+
+
+# English letters from rarest to most frequent; digits and "_" are rarer still in prose.
+_RARITY = b"0123456789_zqxjkvbpygfwmucldrhsnioate"
+
+
+def _anchored_literal(word: bytes) -> tuple[bytes, int]:
+    """A regex for `word` that starts on its rarest byte, with a lookbehind for the bytes before it, so
+    the engine stops less often; and how many bytes the match starts after the word does."""
+    index = min(range(len(word)), key=lambda i: (_RARITY.find(word[i : i + 1].lower()) % 64, i))
+    if index == 0:
+        return re.escape(word), 0
+    head, rest = word[: index + 1], word[index + 1 :]
+    return re.escape(word[index : index + 1]) + b"(?<=" + re.escape(head) + b")" + re.escape(rest), index
 
 
 def _by_prefix(words: Iterable[bytes]) -> list[list[bytes]]:
