@@ -45,6 +45,7 @@ def check_text(
     text: str, required_sections: Sequence[str], policy: Mapping[str, Any] | None, limit: int | None = None
 ) -> CheckResult:
     """Blameless-language lint plus completeness; not ok when any finding is an error."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # CommonMark line endings, one numbering
     findings = linter_for(policy).lint(text)
     completeness = check_with_policy(text, required_sections, policy)
     findings = sorted([*completeness.findings, *findings], key=lambda f: (f.line or 0, f.column or 0))
