@@ -91,12 +91,15 @@ def payload(incident: int, seq: int, resolved: bool, t0: datetime, run: str) -> 
 
 
 def schedule(count: int, incidents: int, seed: int = 7) -> list[tuple[int, bool]]:
-    """(incident, resolved) per notification: firings in random order, each incident's resolve last."""
+    """(incident, resolved) per notification. Firings of random incidents throughout; each incident's
+    resolve falls at a random point of the last fifth, and its group keeps re-sending old firings
+    after it (as Alertmanager does until the group flushes), which must not reopen anything."""
     rng = random.Random(seed)
-    firings = [rng.randrange(incidents) for _ in range(count - incidents)]
-    resolves = list(range(incidents))
-    rng.shuffle(resolves)
-    return [(i, False) for i in firings] + [(i, True) for i in resolves]
+    plan: list[tuple[int, bool]] = [(rng.randrange(incidents), False) for _ in range(count - incidents)]
+    tail = max(incidents, count // 5)
+    for incident in range(incidents):
+        plan.insert(len(plan) - rng.randrange(tail - incidents + 1), (incident, True))
+    return plan
 
 
 async def paced(count: int, rate: float, concurrency: int, send: Any) -> tuple[list[float], float]:
@@ -126,6 +129,7 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
     plan = schedule(args.count, args.incidents)
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     statuses: dict[int, int] = {}
+    kinds: list[str] = ["error"] * args.count
     workflows: set[str] = set()
     actions: dict[str, int] = {}
     errors: list[str] = []
@@ -142,6 +146,7 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
                     errors.append(f"{response.status}: {text[:300]}")
                 if response.status < 300:
                     answer = json.loads(text)
+                    kinds[i] = answer["action"]
                     workflows.add(answer["workflow_id"])
                     actions[answer["action"]] = actions.get(answer["action"], 0) + 1
 
@@ -153,6 +158,7 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
         "workflows": sorted(workflows),
         "actions": actions,
         "errors": errors,
+        "kinds": kinds,
     }
 
 
@@ -180,8 +186,47 @@ async def baseline(args: argparse.Namespace) -> dict[str, Any]:
     return {"latencies": latencies, "elapsed": elapsed, "errors": errors}
 
 
+async def facade(args: argparse.Namespace) -> dict[str, Any]:
+    """The same schedule straight through the client facade: every firing an idempotent start, every
+    resolve an update — what an intake without its duplicate memory would ask of Temporal."""
+    from afterword.client import Postmortems
+    from afterword.connection import connect
+    from afterword.intake.policy import OrgPolicies
+    from afterword.intake.sources import PARSERS
+    from afterword.settings import Settings
+    from afterword.workflows.identity import postmortem_id
+    from afterword.workflows.models import ResolveRequest
+
+    settings = Settings(policy_dir=Path(args.policy_dir), temporal_address=args.address, task_queue=args.task_queue)
+    client = await connect(settings)
+    postmortems = Postmortems(client, settings)
+    policies = OrgPolicies(settings)
+    plan = schedule(args.count, args.incidents)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    bodies = [payload(inc, seq, resolved, t0, args.run) for seq, (inc, resolved) in enumerate(plan)]
+    errors = 0
+
+    async def send(i: int) -> None:
+        nonlocal errors
+        notification = PARSERS["alertmanager"](bodies[i], {})
+        assessment = policies.assess(args.org, notification, None)
+        try:
+            if plan[i][1]:
+                workflow_id = postmortem_id(args.org, notification.key)
+                await postmortems.resolve(workflow_id, ResolveRequest(by="bench", resolved_at=notification.resolved_at))
+            else:
+                incident = assessment.incident
+                await postmortems.open(incident, assessment.rules(incident), "bench")
+        except Exception:
+            errors += 1
+
+    latencies, elapsed = await paced(args.count, args.rate, args.concurrency, send)
+    return {"latencies": latencies, "elapsed": elapsed, "errors": errors}
+
+
 def sender_main(args: argparse.Namespace) -> None:
-    result = asyncio.run(storm(args) if args.sender == "storm" else baseline(args))
+    runners = {"storm": storm, "baseline": baseline, "facade": facade}
+    result = asyncio.run(runners[args.sender](args))
     sys.stdout.write(json.dumps(result))
     sys.stdout.flush()
     os._exit(0)  # the SDK's interpreter-exit race (sdk-python issue 300)
@@ -273,7 +318,8 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="afterword-bench-") as tmp:
         data = Path(tmp)
         (data / "policies").mkdir()
-        (data / "policies" / "bench.toml").write_text('org = "bench"\nname = "bench"\nextends = "default"\n')
+        for org in ("bench", "direct"):
+            (data / "policies" / f"{org}.toml").write_text(f'org = "{org}"\nname = "{org}"\nextends = "default"\n')
         settings = Settings(
             data_dir=data,
             policy_dir=data / "policies",
@@ -303,14 +349,37 @@ async def main(args: argparse.Namespace) -> int:
                 )
                 base = await run_sender("baseline", args, address=address, run=run)
                 intake = await run_sender("storm", args, url=url, org="bench", run=run)
+                direct = None
+                if not args.no_facade:
+                    direct = await run_sender(
+                        "facade",
+                        args,
+                        address=address,
+                        run=run,
+                        org="direct",
+                        **{"policy-dir": str(settings.policy_dir), "task-queue": settings.task_queue},
+                    )
 
                 print(f"load average after: {os.getloadavg()[0]:.1f} (other processes on this machine skew both rows)")
                 print(report("baseline: start_workflow USE_EXISTING", base, args.count))
                 print(report("intake: HTTP -> postmortem", intake, args.count))
+                if direct is not None:
+                    print(
+                        report("facade only: open/resolve per notif.", direct, args.count)
+                        + f"   errors {direct['errors']}"
+                    )
                 ratio = percentile(intake["latencies"], 99) / max(percentile(base["latencies"], 99), 0.001)
                 print(f"p99 intake / baseline: {ratio:.2f}x; baseline errors: {base['errors']}")
                 print(f"answers: {intake['statuses']}  actions: {intake['actions']}")
-                print("intake p99 by tenth of the run (the first holds the 100 starts, the last the resolves):")
+                by_kind: dict[str, list[float]] = {}
+                for kind, ms in zip(intake["kinds"], intake["latencies"], strict=True):
+                    by_kind.setdefault(kind, []).append(ms)
+                for kind, values in sorted(by_kind.items()):
+                    print(
+                        f"  {kind:<9} {len(values):6d}   p50 {percentile(values, 50):6.1f} ms   "
+                        f"p99 {percentile(values, 99):6.1f} ms   max {max(values):6.1f} ms"
+                    )
+                print("intake p99 by tenth of the run (the first holds most starts, the last fifth the resolves):")
                 tenth = max(1, args.count // 10)
                 lat = intake["latencies"]
                 print(
@@ -366,7 +435,10 @@ def parse() -> argparse.Namespace:
         default="separate",
         help="intake in its own process (afterword intake) or beside the worker (worker.py)",
     )
-    parser.add_argument("--sender", choices=["storm", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--sender", choices=["storm", "baseline", "facade"], help=argparse.SUPPRESS)
+    parser.add_argument("--policy-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--task-queue", help=argparse.SUPPRESS)
+    parser.add_argument("--no-facade", action="store_true", help="skip the facade-only comparison row")
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--org", help=argparse.SUPPRESS)
     parser.add_argument("--run", help=argparse.SUPPRESS)
