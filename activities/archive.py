@@ -7,6 +7,7 @@ The external summary, when the policy asks for one, is committed beside it under
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import subprocess
 from pathlib import Path
@@ -33,7 +34,17 @@ class ArchiveActivities:
 
     @activity.defn
     async def publish_document(self, req: PublishRequest) -> Publication:
-        return await asyncio.to_thread(self._publish, req)
+        return await asyncio.to_thread(self._publish_locked, req)
+
+    def _publish_locked(self, req: PublishRequest) -> Publication:
+        # one publication at a time per archive, across threads and worker processes sharing the directory
+        self.repo.mkdir(parents=True, exist_ok=True)
+        with open(self.repo.parent / ".archive.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self._publish(req)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _git(self, *args: str) -> str:
         result = subprocess.run(
