@@ -74,6 +74,17 @@ async def _pollers(client: Client, task_queue: str, *, within: float = 15.0) -> 
         await asyncio.sleep(0.1)
 
 
+def _read_until(worker: subprocess.Popen[str], marker: str) -> str:
+    """stdout up to the first line containing marker (or EOF if the worker died first)."""
+    assert worker.stdout is not None
+    seen = []
+    for line in iter(worker.stdout.readline, ""):
+        seen.append(line)
+        if marker in line:
+            break
+    return "".join(seen)
+
+
 @pytest.fixture
 def worker_process(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
@@ -96,23 +107,12 @@ def worker_process(settings: Settings, tmp_path: Path) -> Iterator[Callable[...,
             process.wait()
 
 
-def _read_banner(worker: subprocess.Popen[str]) -> str:
-    """stdout up to the banner's last line (or EOF if the worker died first)."""
-    assert worker.stdout is not None
-    banner = []
-    for line in iter(worker.stdout.readline, ""):
-        banner.append(line)
-        if line.startswith("  Data dir:"):
-            break
-    return "".join(banner)
-
-
 @pytest.mark.e2e
 async def test_sigterm_stops_worker_and_its_server_with_exit_0(
     settings: Settings, worker_process: Callable[..., subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     worker = worker_process("--no-intake")
-    output = await asyncio.wait_for(asyncio.to_thread(_read_banner, worker), timeout=90)
+    output = await asyncio.wait_for(asyncio.to_thread(_read_until, worker, "  Data dir:"), timeout=90)
     assert "afterword worker ready" in output, (tmp_path / "worker.stderr").read_text()
     ui = f"http://127.0.0.1:{settings.embedded_ui_port}/namespaces/default/workflows"
     assert ui in output
@@ -130,6 +130,22 @@ async def test_sigterm_stops_worker_and_its_server_with_exit_0(
     assert _processes_using(database) == []
     assert port_is_free(settings.embedded_port)
     assert port_is_free(settings.embedded_ui_port)
+
+
+@pytest.mark.e2e
+async def test_demo_runs_to_closed_and_the_worker_keeps_serving(
+    settings: Settings, worker_process: Callable[..., subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    worker = worker_process("--demo", "--no-intake", "--headless")
+    output = await asyncio.wait_for(asyncio.to_thread(_read_until, worker, "[demo] closed"), timeout=120)
+    assert "[demo] closed" in output, output + (tmp_path / "worker.stderr").read_text()
+
+    assert worker.poll() is None  # still serving after the demo
+    client = await connect(settings)
+    assert await _pollers(client, settings.task_queue) >= 1
+
+    worker.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 60) == 0
 
 
 def test_invalid_policy_refuses_to_start_with_exit_2(settings: Settings, tmp_path: Path) -> None:
