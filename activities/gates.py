@@ -28,17 +28,19 @@ MAX_CHECK_FINDINGS = 300
 MAX_REDACTION_FINDINGS = 1000
 
 
-def _cut(findings: list[Finding], limit: int | None, gate: str) -> list[Finding]:
-    if limit is None or len(findings) <= limit:
-        return findings
-    rest = len(findings) - limit
-    note = Finding(
+def _truncated(gate: str, rest: int) -> Finding:
+    return Finding(
         gate=gate,
         rule="truncated",
         severity="warning",
         message=f"{rest} more finding(s) not listed; run the CLI on the document for all of them",
     )
-    return [*findings[:limit], note]
+
+
+def _cut(findings: list[Finding], limit: int | None, gate: str) -> list[Finding]:
+    if limit is None or len(findings) <= limit:
+        return findings
+    return [*findings[:limit], _truncated(gate, len(findings) - limit)]
 
 
 def check_text(
@@ -53,8 +55,8 @@ def check_text(
     return CheckResult(ok=ok, findings=_cut(findings, limit, "language"), completeness=completeness.score)
 
 
-def redaction_findings(result: Redaction) -> list[Finding]:
-    """One finding per removed value: its category and place, never the value."""
+def redaction_findings(result: Redaction, limit: int | None = None) -> list[Finding]:
+    """One finding per removed value (the first `limit`): its category and place, never the value."""
     return [
         Finding(
             gate="redaction",
@@ -64,7 +66,7 @@ def redaction_findings(result: Redaction) -> list[Finding]:
             line=hit.line,
             column=hit.column,
         )
-        for hit in result.hits
+        for hit in result.located(limit)
     ]
 
 
@@ -74,7 +76,9 @@ def redact_text(
     """The redacted text and its report (with an empty `redacted_ref`: the caller stores the text).
     `counts` is always complete; `limit` caps the per-removal findings."""
     result = redactor_for(policy, audience).redact(text)
-    findings = _cut(redaction_findings(result), limit, "redaction")
+    findings = redaction_findings(result, limit)
+    if limit is not None and len(result.found) > limit:
+        findings.append(_truncated("redaction", len(result.found) - limit))
     report = RedactionReport(audience=audience, redacted_ref="", counts=result.counts, findings=findings)
     return result.text, report
 

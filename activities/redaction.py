@@ -580,13 +580,26 @@ def roster_from_policy(people: object) -> list[Person]:
 
 @dataclass
 class Redaction:
+    """The redacted text and what was removed. Line and column are worked out on demand (`located`):
+    a report that lists only the first thousand removals need not place the rest."""
+
     text: str
-    hits: list[Hit]
+    found: list[Hit]  # byte offsets, in text order, not yet placed
     labels: dict[str, str] = field(default_factory=dict)  # person key -> label used
+    raw: bytes = b""
+    ascii_only: bool = True
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(Counter(hit.category for hit in self.hits))
+        return dict(Counter(hit.category for hit in self.found))
+
+    def located(self, limit: int | None = None) -> list[Hit]:
+        hits = self.found if limit is None else self.found[:limit]
+        return _locate(self.raw, hits, ascii_only=self.ascii_only)
+
+    @property
+    def hits(self) -> list[Hit]:
+        return self.located()
 
 
 class Redactor:
@@ -703,7 +716,7 @@ class Redactor:
             cursor = hit.end
         pieces.append(raw[cursor:])
         out = b"".join(pieces).decode("utf-8") if chosen else text
-        return Redaction(out, _locate(raw, chosen, ascii_only=len(raw) == len(text)), labels)
+        return Redaction(out, chosen, labels, raw, ascii_only=len(raw) == len(text))
 
     def _label(self, matched: bytes, labels: dict[str, str]) -> str:
         person = self._people.get(b" ".join(matched.split()))

@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from afterword.activities.gates import MAX_REDACTION_FINDINGS, redact_text
 from afterword.activities.language import linter_for
 from afterword.activities.redaction import PERSONAL_CATEGORIES, SECRET_CATEGORIES, redactor_for
 from afterword.policies.gates_schema import Audience
@@ -321,9 +322,9 @@ def throughput(megabytes: float) -> None:
         size = len(text.encode()) / 1e6
         print(f"Throughput on {size:.1f} MB of {label}, best of 3:")
         for audience in AUDIENCES:
-            redactor = redactor_for(POLICY, audience)
-            seconds = best_of(3, redactor.redact, text)
-            print(f"  afterword redaction, {audience:8s}       {size / seconds:8.1f} MB/s  (target >= 20 MB/s)")
+            # as the activity runs it: redacted text plus the report (first 1,000 removals placed)
+            seconds = best_of(3, redact_text, text, audience, POLICY, MAX_REDACTION_FINDINGS)
+            print(f"  afterword redaction + report, {audience:8s} {size / seconds:6.1f} MB/s  (target >= 20 MB/s)")
         sample = text[: max(len(text) // 8, 200_000)]
         sample_mb = len(sample.encode()) / 1e6
         seconds = best_of(1, naive_redact, sample)
