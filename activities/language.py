@@ -347,7 +347,13 @@ class Linter:
             return None
         if tokens[-1].lower() in ("and", "then", "but") and len(tokens) > 1:
             return self._opening_subject(re.findall(r"[A-Za-z@][\w'@.-]*", sentence))
-        return self._head(tokens)
+        found = self._head(tokens)
+        if found is not None and found[0].lower() in ("they", "them"):
+            # "The pods restarted, but they failed to ...": "they" is whatever the sentence opened with
+            opening = re.findall(r"[A-Za-z@][\w'@.-]*", sentence)
+            if opening and opening[0].lower() in _DETERMINERS and self._opening_subject(opening) is None:
+                return None
+        return found
 
     def _head(self, tokens: list[str]) -> tuple[str, str] | None:
         for size in (3, 2, 1):  # roster spellings may be several words

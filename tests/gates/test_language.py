@@ -50,6 +50,7 @@ def test_findings_name_the_labelled_rule_for_most_sentences() -> None:
         ("The DBA forgot to take a backup.", "person-failure"),
         ("The new hire dropped the index.", "team-blame"),
         ("It was the network team's fault.", "team-blame"),
+        ("The engineers were paged, but they ignored the alert.", "person-failure"),
     ],
 )
 def test_issue_examples_are_flagged(sentence: str, rule: str) -> None:
@@ -72,6 +73,7 @@ def test_issue_examples_are_flagged(sentence: str, rule: str) -> None:
         "```\nAlice forgot to set --careless=false\n```",
         "Mail alice.example@example.com for access.",
         "This was not human error: the tool accepted the wrong target.",
+        "The pods restarted, but they failed to pass the readiness check.",
     ],
 )
 def test_system_focused_timeline_and_quoted_text_is_not_flagged(text: str) -> None:
