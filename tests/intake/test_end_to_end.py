@@ -51,10 +51,16 @@ async def post(url: str, payload: dict[str, Any], headers: dict[str, str] | None
         return await http.post(url, json=payload, headers=headers or {})
 
 
-async def postmortem_count(client: Client, workflow_prefix: str) -> int:
+async def postmortem_count(client: Client, workflow_prefix: str, expect: int = 1) -> int:
+    """How many workflows have ids starting with the prefix (waiting a little for visibility to catch up)."""
     count = 0
-    async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_prefix}'"):
-        count += wf.id.startswith(workflow_prefix)
+    for _ in range(20):
+        count = 0
+        async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_prefix}'"):
+            count += wf.id.startswith(workflow_prefix)
+        if count >= expect:
+            return count
+        await asyncio.sleep(0.1)
     return count
 
 
@@ -144,7 +150,7 @@ async def test_policy_none_starts_nothing(stack: Stack) -> None:
     answer = response.json()
     assert response.status_code == 202 and answer["requirement"] == "none" and answer["action"] == "ignored"
     assert answer["reasons"]
-    assert await postmortem_count(stack.client, f"pm-e2e-{key}") == 0
+    assert await postmortem_count(stack.client, f"pm-e2e-{key}", expect=0) == 0
 
 
 async def test_refused_input_starts_nothing_on_real_temporal(stack: Stack) -> None:
@@ -153,7 +159,7 @@ async def test_refused_input_starts_nothing_on_real_temporal(stack: Stack) -> No
     assert (await post(stack.alerts("generic"), bad)).status_code == 400
     unsigned = am_payload(key, "firing", datetime.now(UTC))
     assert (await post(stack.alerts("alertmanager"), unsigned)).status_code == 401
-    assert await postmortem_count(stack.client, f"pm-e2e-{key}") == 0
+    assert await postmortem_count(stack.client, f"pm-e2e-{key}", expect=0) == 0
 
 
 async def test_temporal_gone_answers_503_with_retry_after(stack: Stack, tmp_path: Path) -> None:
