@@ -1,11 +1,13 @@
 """Redaction: an internal and an external version of a postmortem, with a report that never holds a value.
 
 Speed comes from letting the C regex engine skip text: every pass starts with a literal (a token
-prefix such as `AKIA`, a keyword such as `password`, a character such as `@` or `://`), so the
-engine jumps between occurrences instead of trying each detector at each position. Digit and hex
-shapes (IP addresses, card and phone numbers) are found on a translated copy of the text in which
-every digit is `0` and every letter `a`, so they too start with a literal. Python only runs for
-candidates, to validate them (Luhn, entropy, address syntax, allowlist) and to resolve overlaps.
+prefix such as `AKIA`, a keyword such as `password`, a character such as `@` or `://`; where the
+first letter is a frequent one, a rarer letter with a lookbehind for the rest, like the "J" of
+"eyJ"), so the engine jumps between occurrences instead of trying each detector at each position.
+Digit and hex shapes (IP addresses, card and phone numbers) are found on translated copies of the
+text in which every digit is `0`, every letter `a` and every separator a space, so they too start
+with a literal (" 0": a number that starts a token). Python only runs for candidates, to validate
+them (Luhn, entropy, address syntax, allowlist) and to resolve overlaps.
 The whole document is processed as UTF-8 bytes: every pattern is ASCII, and `bytes.lower()` keeps
 offsets, so case-insensitive keywords cost nothing extra.
 
@@ -25,7 +27,7 @@ import operator
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -162,7 +164,7 @@ class Hit(NamedTuple):
 
 
 class _Scan:
-    """One document being redacted: its byte views, built lazily, and the candidates found so far."""
+    """One document being redacted, with its byte views (raw, lower, dec, hex), built when first used."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -184,9 +186,6 @@ class _Scan:
     def value(self, start: int, end: int) -> str:
         return self.raw[start:end].decode("utf-8", "replace")
 
-    def before(self, start: int, width: int = 24) -> str:
-        return self.raw[max(0, start - width) : start].decode("utf-8", "replace")
-
     def after(self, end: int, width: int = 24) -> str:
         return self.raw[end : end + width].decode("utf-8", "replace")
 
@@ -203,9 +202,6 @@ class _Pass:
     source: Source
     regex: re.Pattern[bytes]
     handler: Handler
-
-    def matches(self, view: bytes) -> Iterator[re.Match[bytes]]:
-        return self.regex.finditer(view)
 
 
 def _token(category: str, priority: int = 0, back: int = 0) -> Handler:
@@ -667,7 +663,7 @@ class Redactor:
         for spec in self._passes:
             view = scan.view(spec.source)
             handler = spec.handler
-            for match in spec.matches(view):
+            for match in spec.regex.finditer(view):
                 hit = handler(scan, match)
                 if hit is not None:
                     append(hit)

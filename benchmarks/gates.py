@@ -24,7 +24,12 @@ from typing import Any
 
 from afterword.activities.gates import MAX_REDACTION_FINDINGS, redact_text
 from afterword.activities.language import linter_for
-from afterword.activities.redaction import PERSONAL_CATEGORIES, SECRET_CATEGORIES, redactor_for
+from afterword.activities.redaction import (
+    EXTERNAL_CATEGORIES,
+    PERSONAL_CATEGORIES,
+    SECRET_CATEGORIES,
+    redactor_for,
+)
 from afterword.policies.gates_schema import Audience
 
 AUDIENCES: tuple[Audience, ...] = ("internal", "external")
@@ -98,7 +103,7 @@ def redaction_quality() -> None:
                 fp[hit.category] += 1
     print("Redaction (afterword): recall = planted values removed; precision = reported spans that are planted")
     print(f"  {'category':22s} {'recall':>14s} {'precision':>16s}")
-    for category in (*SECRET_CATEGORIES, *PERSONAL_CATEGORIES, "hostname", "term"):
+    for category in (*SECRET_CATEGORIES, *PERSONAL_CATEGORIES, *EXTERNAL_CATEGORIES):
         if not planted[category] and not fp[category]:
             continue
         recall = removed[category] / planted[category] if planted[category] else float("nan")
