@@ -241,7 +241,12 @@ class Dispatcher:
                 "reasons": assessment.reasons,
             }
         )
-        log.info(
+        # what changed something (or was deliberately left alone) at INFO; storms of repeats at DEBUG
+        level = logging.DEBUG if outcome.action == "matched" and not outcome.note else logging.INFO
+        if not log.isEnabledFor(level):
+            return outcome
+        log.log(
+            level,
             "%s %s %s -> %s %s (%s: %s)%s",
             notification.source,
             notification.status.value,
