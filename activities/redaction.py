@@ -675,15 +675,21 @@ class Redactor:
         return found
 
     def _custom_hits(self, scan: _Scan) -> list[Hit]:
+        """The policy's own patterns run on the text as written (str offsets, turned into byte offsets
+        incrementally: matches arrive in order)."""
         hits: list[Hit] = []
-        ascii_only = len(scan.raw) == len(scan.text)
+        text = scan.text
+        ascii_only = len(scan.raw) == len(text)
         for name, regex in self._custom:
-            for match in regex.finditer(scan.text):
+            char_at = byte_at = 0
+            for match in regex.finditer(text):
                 start, end = match.span()
                 if start == end:
                     continue
                 if not ascii_only:
-                    start, end = len(scan.text[:start].encode()), len(scan.text[:end].encode())
+                    byte_start = byte_at + len(text[char_at:start].encode())
+                    byte_at, char_at = byte_start + len(text[start:end].encode()), end
+                    start, end = byte_start, byte_at
                 hits.append(Hit(name, start, end, 0, 0, -1))
         return hits
 
