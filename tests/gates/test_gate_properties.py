@@ -30,7 +30,7 @@ pieces = st.one_of(
             '"quoted',
         ]
     ),
-    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60),
 )
 documents = st.lists(pieces, max_size=25).map("\n".join)
 
