@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 import click
 import pydantic
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -203,6 +204,8 @@ async def _serve_until_signal(settings: Settings, *, demo: bool, intake: bool, h
 def cli(data_dir: Path | None, demo: bool, no_intake: bool, headless: bool, log_level: str) -> int:
     """Run the afterword worker (and, with no TEMPORAL_ADDRESS, an embedded Temporal server)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the postmortem's own log lines already name it; the SDK's context dict would only repeat it
+    workflow.logger.workflow_info_on_message = False
     try:
         settings = Settings.from_env(data_dir=data_dir)
     except pydantic.ValidationError as exc:

@@ -64,7 +64,7 @@ async def poll(check: Callable[[], Awaitable[bool]], within: float = 120.0) -> N
     while not await check():
         if time.monotonic() > end:
             raise TimeoutError("a benchmark run stalled")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
 
 
 async def one_lifecycle(pm: Postmortems, store: ContentStore, n: int) -> tuple[float, str]:

@@ -382,6 +382,7 @@ def rules_for(policy: Policy, incident: Incident) -> PostmortemRules:
             allow_self_approval=review.allow_self_approval,
             required_roles=required_roles,
             signoff_people=_people(policy, review.signoff_roles),
+            signoff_required=decision.signoff_required,
         ),
         waivers=WaiverRules(allowed=waivers, min_reason_length=policy.waivers.min_reason_length),
         required_sections=list(sections),

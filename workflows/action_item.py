@@ -48,6 +48,7 @@ class ActionItemWorkflow:
         self.item = inp.state or ActionItemState(
             item_id=inp.item_id, workflow_id=workflow.info().workflow_id, spec=inp.spec
         )
+        self.published_attributes: tuple[str, bool] = (self.item.status.value, self.item.overdue)
 
     @property
     def status(self) -> ActionItemStatus:
@@ -57,14 +58,17 @@ class ActionItemWorkflow:
         self.item.history.append(f"{workflow.now().isoformat()} {text}")
 
     async def _changed(self) -> None:
-        workflow.upsert_search_attributes(
-            [
-                sa.STATE.value_set(self.item.status.value),
-                sa.OWNER.value_set(self.item.spec.owner),
-                sa.OVERDUE.value_set(self.item.overdue),
-                sa.KIND.value_set("action_item"),
-            ]
-        )
+        attributes = (self.item.status.value, self.item.overdue)
+        if attributes != self.published_attributes:  # each upsert is a history event: skip no-ops
+            self.published_attributes = attributes
+            workflow.upsert_search_attributes(
+                [
+                    sa.STATE.value_set(self.item.status.value),
+                    sa.OWNER.value_set(self.item.spec.owner),
+                    sa.OVERDUE.value_set(self.item.overdue),
+                    sa.KIND.value_set("action_item"),
+                ]
+            )
         parent = workflow.get_external_workflow_handle(self.inp.postmortem_id)
         try:
             await parent.signal("item_changed", self.item)
@@ -87,9 +91,8 @@ class ActionItemWorkflow:
 
     @workflow.run
     async def run(self, inp: ActionItemInput) -> ActionItemState:
-        if inp.state is None:
+        if inp.state is None:  # the parent started it with its search attributes and knows its state
             self._note(f"opened for {inp.spec.owner}, due {inp.spec.due.isoformat()}")
-            await self._changed()
         while not self.item.finished:
             if self.status is ActionItemStatus.OPEN:
                 await self._while_open()

@@ -53,6 +53,8 @@ class PostmortemFacts:
     quorum: int = 1
     allow_self_approval: bool = False
     approvals: set[str] = field(default_factory=set)
+    required_roles: frozenset[str] = frozenset()
+    roles: dict[str, frozenset[str]] = field(default_factory=dict)
     redaction_done: bool = False
     redaction_accepted: bool = False
     needs_signoff: bool = False
@@ -76,6 +78,12 @@ class Guard:
 
 def _authors(f: PostmortemFacts) -> set[str]:
     return {p for p in (f.owner, f.draft_author) if p}
+
+
+def missing_roles(f: PostmortemFacts, by: str | None) -> set[str]:
+    approvers = f.approvals | ({by} if by else set())
+    covered = {role for person in approvers for role in f.roles.get(person, frozenset())}
+    return set(f.required_roles) - covered
 
 
 def _approval_counts(f: PostmortemFacts, by: str | None) -> int:
@@ -116,6 +124,12 @@ GUARDS: dict[str, Guard] = {
             "quorum_reached",
             lambda f, kw: _approval_counts(f, kw.get("by")) >= f.quorum,
             lambda f, kw: f"{_approval_counts(f, kw.get('by'))} of {f.quorum} approvals",
+        ),
+        Guard(
+            "required_roles_approved",
+            lambda f, kw: not missing_roles(f, kw.get("by")),
+            lambda f, kw: "the approvals still need a reviewer with the role(s): "
+            + ", ".join(sorted(missing_roles(f, kw.get("by")))),
         ),
         Guard(
             "redaction_accepted",
@@ -204,7 +218,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     _t("submit_draft", S.DRAFTING, S.IN_REVIEW, "has_owner", "draft_ok"),
     _t("request_changes", S.IN_REVIEW, S.DRAFTING, "is_reviewer"),
     _t("approve", S.IN_REVIEW, S.REDACTING, "is_reviewer", "not_self_approval", "not_already_approved",
-       "quorum_reached"),
+       "quorum_reached", "required_roles_approved"),
     # an approval short of quorum is recorded without leaving review (an internal transition)
     _t("approve", S.IN_REVIEW, None, "is_reviewer", "not_self_approval", "not_already_approved"),
     _t("accept_redaction", S.REDACTING, None, "redaction_done", "is_reviewer"),

@@ -95,6 +95,9 @@ class ReviewRules(Model):
     signoff_people: list[str] = Field(
         default_factory=list, description="who may give the CIRT/legal sign-off on security incidents"
     )
+    signoff_required: bool = Field(
+        default=False, description="the policy's triggers (security, legal) ask for the CIRT/legal sign-off"
+    )
 
 
 class WaiverRules(Model):

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from pydantic import TypeAdapter
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -24,7 +25,14 @@ with workflow.unsafe.imports_passed_through():
     from afterword.workflows.action_item import ActionItemWorkflow
     from afterword.workflows.deadlines import run_clock
     from afterword.workflows.identity import action_item_id
-    from afterword.workflows.lifecycle import ACTIONABLE, TERMINAL, Lifecycle, PostmortemFacts, State
+    from afterword.workflows.lifecycle import (
+        ACTIONABLE,
+        TERMINAL,
+        Lifecycle,
+        PostmortemFacts,
+        State,
+        missing_roles,
+    )
     from afterword.workflows.models import (
         ActionItemInput,
         ActionItemState,
@@ -64,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SHORT = timedelta(minutes=2)
+DURATION = TypeAdapter(timedelta)
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # Evidence sources can be down during an incident; the activity records gaps itself, and a capture that
 # still fails after these attempts is recorded in the audit trail instead of failing the postmortem.
@@ -103,6 +112,11 @@ class PostmortemWorkflow:
         self.milestones: dict[Milestone, datetime] = {}
         self.clocks: dict[str, _Clock] = {}
         self.clock_tasks: set[asyncio.Task[None]] = set()
+        # kind, org and service are set at start by the client; these are the ones that change
+        self.published_attributes: dict[str, str | bool] = {
+            sa.STATE.name: State.TRIGGERED.value, sa.SEVERITY.name: inp.rules.severity, sa.OWNER.name: "",
+            sa.OVERDUE.name: False,
+        }
         self.checking = False
         self.captured_at_resolution = False
         self.lifecycle = Lifecycle(PostmortemFacts())
@@ -129,7 +143,9 @@ class PostmortemWorkflow:
         f.reviewers = frozenset(rules.review.reviewers)
         f.quorum = rules.review.quorum
         f.allow_self_approval = rules.review.allow_self_approval
-        f.needs_signoff = self.incident.security or self.incident.legal
+        f.needs_signoff = self.incident.security or self.incident.legal or rules.review.signoff_required
+        f.required_roles = frozenset(rules.review.required_roles)
+        f.roles = {person: frozenset(roles) for person, roles in rules.roles.items()}
         f.signoff_people = frozenset(rules.review.signoff_people)
         f.waiver_allowed = frozenset(rules.waivers.allowed)
         f.waiver_min_reason = rules.waivers.min_reason_length
@@ -155,15 +171,22 @@ class PostmortemWorkflow:
         return any(c.status.breached and c.status.met_at is None for c in self.clocks.values())
 
     def _upsert(self) -> None:
+        """Publish what changed to the search attributes (each upsert is a history event: skip no-ops)."""
+        values: dict[str, str | bool] = {
+            sa.STATE.name: self.state.value,
+            sa.SEVERITY.name: self.rules.severity,
+            sa.OWNER.name: self.owner or "",
+            sa.OVERDUE.name: self._overdue(),
+        }
+        if values == self.published_attributes:
+            return
+        self.published_attributes = values
         workflow.upsert_search_attributes(
             [
                 sa.STATE.value_set(self.state.value),
                 sa.SEVERITY.value_set(self.rules.severity),
-                sa.SERVICE.value_set(self.incident.service),
-                sa.ORG.value_set(self.incident.org),
                 sa.OWNER.value_set(self.owner or ""),
                 sa.OVERDUE.value_set(self._overdue()),
-                sa.KIND.value_set("postmortem"),
             ]
         )
 
@@ -349,6 +372,11 @@ class PostmortemWorkflow:
         if not self.captured_at_resolution:
             self.evidence = await self._preserve("resolution")
             self.captured_at_resolution = True
+            margin = self._margin_after()
+            if margin > timedelta(0):
+                task = asyncio.create_task(self._capture_after_margin(margin), name="evidence:margin")
+                self.clock_tasks.add(task)
+                task.add_done_callback(self.clock_tasks.discard)
         doc = await workflow.execute_activity(
             "render_draft",
             RenderRequest(postmortem_id=self.id, incident=self.incident, rules=self.rules, owner=self.owner,
@@ -361,6 +389,17 @@ class PostmortemWorkflow:
         if self.draft_ref is None:
             self.draft_ref = doc.ref
             self._log("afterword", "draft rendered", doc.path)
+
+    def _margin_after(self) -> timedelta:
+        """How long after resolution the evidence window reaches (the policy's [evidence] margin_after)."""
+        raw = self.rules.policy.get("evidence", {}).get("margin_after")
+        return DURATION.validate_python(raw) if raw is not None else timedelta(0)
+
+    async def _capture_after_margin(self, margin: timedelta) -> None:
+        """Telemetry keeps arriving after resolution: capture once more when the window's margin has passed."""
+        await workflow.sleep(margin)
+        if self.facts.incident_resolved and self.state not in TERMINAL:
+            self.evidence = await self._preserve("resolution") or self.evidence
 
     async def _redact_and_publish(self) -> None:
         if not self.facts.redaction_done:
@@ -503,10 +542,11 @@ class PostmortemWorkflow:
         self._log(req.by, "approved", req.comment)
         if self.state is State.REDACTING:
             self._reach(Milestone.APPROVED)
-        return UpdateResult(
-            state=self.state.value,
-            message=f"{len(self.facts.approvals)} of {self.facts.quorum} approvals",
-        )
+        message = f"{len(self.facts.approvals)} of {self.facts.quorum} approvals"
+        missing = missing_roles(self.facts, None)
+        if self.state is State.IN_REVIEW and missing:
+            message += "; still needed: a reviewer with the role(s) " + ", ".join(sorted(missing))
+        return UpdateResult(state=self.state.value, message=message)
 
     @approve.validator
     def _validate_approve(self, req: ApproveRequest) -> None:
@@ -571,6 +611,12 @@ class PostmortemWorkflow:
                             rules=self.rules.action_items, escalation=self.rules.escalation),
             id=child_id,
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(sa.KIND, "action_item"), SearchAttributePair(sa.STATE, "open"),
+                SearchAttributePair(sa.OWNER, req.item.owner), SearchAttributePair(sa.OVERDUE, False),
+                SearchAttributePair(sa.ORG, self.incident.org), SearchAttributePair(sa.SEVERITY, self.rules.severity),
+                SearchAttributePair(sa.SERVICE, self.incident.service),
+            ]),
         )
         return UpdateResult(state=self.state.value, message=f"{item_id} tracked as workflow {child_id}")
 

@@ -27,6 +27,7 @@ from afterword.workflows.models import (
     DropRequest,
     PostmortemStatus,
     ResolveRequest,
+    ReviewRules,
     SignoffRequest,
     ValidateRequest,
     WaiveRequest,
@@ -306,3 +307,20 @@ async def test_a_flap_reopens_the_same_postmortem_and_restarts_the_draft_clock(
     status = await until(postmortems, wid, lambda s: s.state == "drafting")
     assert status.incident.resolved_at is not None
     assert clock(status, "draft").due_at == status.incident.resolved_at + timedelta(hours=72)
+
+
+async def test_required_role_must_be_among_the_approvers(postmortems: Postmortems, ts_settings: Settings) -> None:
+    rules = make_rules(review=ReviewRules(reviewers=["rita", "ravi", "sam"], quorum=2, required_roles=["security"],
+                                          signoff_people=["sam"]))
+    wid = (await postmortems.open(make_incident(key(), resolved=True), rules)).workflow_id
+    await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
+    await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
+    await submit(postmortems, ts_settings, wid, "olivia")
+    await postmortems.approve(wid, ApproveRequest(by="rita"))
+    result = await postmortems.approve(wid, ApproveRequest(by="ravi"))
+    assert result.state == "in_review"  # two approvals, but nobody from security yet
+    assert "still needed: a reviewer with the role(s) security" in result.message
+    status = await postmortems.status(wid)
+    assert status.approvals == ["ravi", "rita"]
+    result = await postmortems.approve(wid, ApproveRequest(by="sam"))
+    assert result.state == "redacting"
