@@ -268,7 +268,10 @@ _HUMAN_ERROR_NEGATED = re.compile(
 )
 _POSSESSIVE_BLAME = re.compile(
     r"\b(" + _W + r"(?:\s+" + _W + r")?)(?:'s|s')\s+(?:own\s+)?(?:fault|mistake|error|blunder|screw-?up|oversight|"
-    r"negligence|carelessness|bad)\b",
+    r"negligence|carelessness|bad)\b"
+    # "the API's error rate", "Postgres' error log", "the zone's fault domain" describe systems
+    r"(?!\s+(?:logs?|rates?|messages?|budgets?|codes?|pages?|handling|counts?|paths?|spikes?|tolerance|"
+    r"domains?|injection|detection|reporting|metrics?|responses?|states?))",
     re.IGNORECASE,
 )
 _BLAME_WORDS = re.compile(
@@ -418,6 +421,30 @@ class Linter:
                     f'names a person ("{match.group(0)}")',
                     f"refer to the role instead, e.g. {replacement}",
                 )
+        for match in _POSSESSIVE_BLAME.finditer(text):
+            owner = match.group(1)
+            kind = self._kind_of(owner)
+            last = owner.split()[-1]
+            if kind is None and last[:1].isupper() and last not in _NOT_NAMES:
+                kind = "name"  # "X's mistake": whoever X is, the sentence blames them
+            # point at the owner ("Bob"), not at a word the two-word capture took before it ("was")
+            at = match.start(1) if owner[:1].isupper() else match.start(1) + owner.rfind(last)
+            if kind in ("name", "person"):
+                yield Hit(
+                    "naming",
+                    at,
+                    match.end(),
+                    f'puts the blame on a person ("{text[at : match.end()]}")',
+                    "describe the conditions that made the failure possible, not whose it was",
+                )
+            elif kind == "team":
+                yield Hit(
+                    "team-blame",
+                    at,
+                    match.end(),
+                    f'puts the blame on a team ("{text[at : match.end()]}")',
+                    _SUGGEST["team-blame"],
+                )
         for match in _MENTION.finditer(text):
             if self._roster_rx is not None and self._roster_rx.fullmatch(match.group(0)):
                 continue
@@ -428,25 +455,6 @@ class Linter:
             yield Hit(
                 "naming", match.start(1), match.end(1), f'names a person ("{match.group(1)}")', _SUGGEST["naming"]
             )
-        for match in _POSSESSIVE_BLAME.finditer(text):
-            owner = match.group(1)
-            kind = self._kind_of(owner)
-            if kind in ("name", "person"):
-                yield Hit(
-                    "naming",
-                    match.start(),
-                    match.end(),
-                    f'puts the blame on a person ("{match.group(0)}")',
-                    "describe the conditions that made the failure possible, not whose it was",
-                )
-            elif kind == "team":
-                yield Hit(
-                    "team-blame",
-                    match.start(),
-                    match.end(),
-                    f'puts the blame on a team ("{match.group(0)}")',
-                    _SUGGEST["team-blame"],
-                )
 
     def _verb_rules(self, m: Masked) -> Iterator[Hit]:
         for match in self._failure.finditer(m.full):
@@ -609,12 +617,15 @@ class Linter:
             self._human_error(masked),
         ]
         found: list[Hit] = []
-        seen: set[int] = set()
+        taken: dict[str, list[tuple[int, int]]] = {}  # per rule: spans already reported
         for hits in produced:
             for hit in hits:
-                if not self._setting(hit.rule)[0] or hit.start in seen:
+                if not self._setting(hit.rule)[0]:
                     continue
-                seen.add(hit.start)
+                spans = taken.setdefault(hit.rule, [])
+                if any(start < hit.end and hit.start < end for start, end in spans):
+                    continue  # one finding per blaming phrase: the more specific rule ran first
+                spans.append((hit.start, hit.end))
                 found.append(hit)
         found.extend(self._custom_phrases(masked))
         found.sort(key=lambda h: (h.start, h.end))
