@@ -109,6 +109,7 @@ class Episode:
     resolved_at: datetime | None
     terminal: bool = False
     confirmed: float = field(default_factory=time.monotonic)  # when Temporal last acknowledged it
+    resolving_at: datetime | None = None  # a resolve with this time is on its way to Temporal
 
 
 class Errors:
@@ -215,6 +216,9 @@ class Dispatcher:
             log.info("%s delivery ignored: %s", notification.source, notification.note)
             return Outcome(action="ignored", payload_ref=payload_ref, note=notification.note)
         assessment = self.policies.assess(org, notification, payload_ref)
+        early = self._repeat_during_resolve(org, notification, assessment)
+        if early is not None:
+            return self._finish(notification, assessment, early, payload_ref)
         lock = self._lock_for(self._cache_key(org, notification.key))
         try:
             async with asyncio.timeout(self.timeout), lock:
@@ -233,6 +237,27 @@ class Dispatcher:
             if "client connect" not in str(exc):  # a lazy client that cannot reach Temporal
                 raise
             raise TemporalUnavailable(str(exc)) from exc
+        return self._finish(notification, assessment, outcome, payload_ref)
+
+    def _repeat_during_resolve(self, org: str, n: Notification, a: Assessment) -> Outcome | None:
+        """A re-sent firing that started before the resolve now in flight for its incident: whether
+        that resolve lands or not, the answer is `matched`, so it need not queue behind it."""
+        episode = self._episodes.get(self._cache_key(org, n.key))
+        if (
+            episode is None
+            or n.status is not Status.FIRING
+            or a.requirement is Requirement.NONE
+            or episode.resolving_at is None
+            or episode.resolved_at is not None
+            or not self._trusted(episode)
+            or n.latest_start > episode.resolving_at
+        ):
+            return None
+        return Outcome(action="matched", workflow_id=episode.workflow_id)
+
+    def _finish(
+        self, notification: Notification, assessment: Assessment, outcome: Outcome, payload_ref: str
+    ) -> Outcome:
         outcome = outcome.model_copy(
             update={
                 "payload_ref": payload_ref,
@@ -344,10 +369,13 @@ class Dispatcher:
         if episode.resolved_at is not None or episode.terminal:
             return Outcome(action="matched", workflow_id=episode.workflow_id, note="already resolved")
         at = n.resolved_at or datetime.now(UTC)
+        episode.resolving_at = at
         try:
             await self.starter.resolve(episode.workflow_id, ResolveRequest(by=f"intake:{n.source}", resolved_at=at))
         except self.errors.rejected as exc:
             return Outcome(action="matched", workflow_id=episode.workflow_id, note=f"not resolved: {exc}")
+        finally:
+            episode.resolving_at = None
         episode.resolved_at = at
         episode.confirmed = time.monotonic()
         return Outcome(action="resolved", workflow_id=episode.workflow_id)

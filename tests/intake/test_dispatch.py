@@ -178,3 +178,29 @@ async def test_slow_temporal_is_unavailable_in_time(starter: FakeStarter, tmp_pa
     d = Dispatcher(Slow(), FakePolicies(), ContentStore(tmp_path), timeout=timedelta(milliseconds=100))
     with pytest.raises(TemporalUnavailable, match="did not acknowledge"):
         await send(d, am("firing", T0))
+
+
+async def test_repeats_do_not_queue_behind_a_resolve_but_a_new_firing_does(
+    starter: FakeStarter, tmp_path: Path
+) -> None:
+    release = asyncio.Event()
+
+    class SlowResolve(FakeStarter):
+        async def resolve(self, workflow_id, req):  # type: ignore[no-untyped-def]
+            await release.wait()
+            await super().resolve(workflow_id, req)
+
+    slow = SlowResolve()
+    d = dispatcher(slow, tmp_path)
+    await send(d, am("firing", T0))
+    resolving = asyncio.create_task(send(d, am("resolved", T0, T0 + timedelta(minutes=20))))
+    await asyncio.sleep(0.05)
+    # an Alertmanager re-send of the old firing is answered while the resolve is still on its way
+    assert await asyncio.wait_for(send(d, am("firing", T0, extra="re-send")), timeout=1) == "matched"
+    # a firing that began after the resolution time waits for the resolve, then reopens
+    flapping = asyncio.create_task(send(d, am("firing", T0 + timedelta(minutes=25))))
+    await asyncio.sleep(0.05)
+    assert not flapping.done()
+    release.set()
+    assert await resolving == "resolved"
+    assert await flapping == "reopened"
