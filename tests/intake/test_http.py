@@ -178,3 +178,33 @@ async def test_the_generic_schema_is_published(http: TestClient) -> None:
     schema = await response.json()
     assert schema["properties"]["schema"]["const"] == "afterword.alert/v1"
     assert {"key", "status", "title"} <= set(schema["required"])
+
+
+async def test_grafana_and_opsgenie_prove_their_origin(starter: FakeStarter, settings: Settings) -> None:
+    import time
+
+    config = IntakeConfig(
+        sources={
+            "grafana": SourceConfig(
+                signing_secrets=["env:GF"], timestamp_header="X-Grafana-Alerting-Signature-Timestamp"
+            ),
+            "opsgenie": SourceConfig(tokens=["env:OG"]),
+        },
+        allow_unauthenticated=False,
+    )
+    app = build_app(starter, settings, FakePolicies(), config=config, env={"GF": "gf-secret", "OG": "og-token"})
+    async with TestClient(TestServer(app)) as client:
+        body = example("grafana-firing.json")
+        stamp = str(int(time.time()))
+        signature = hmac.new(b"gf-secret", stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+        signed = {**JSON, "X-Grafana-Alerting-Signature": signature, "X-Grafana-Alerting-Signature-Timestamp": stamp}
+        assert (await client.post("/v1/alerts/grafana", data=body, headers=signed)).status == 202
+        replayed = {**signed, "X-Grafana-Alerting-Signature-Timestamp": str(int(stamp) - 3600)}
+        assert (await client.post("/v1/alerts/grafana", data=body, headers=replayed)).status == 401
+        og = example("opsgenie-create.json")
+        assert (await client.post("/v1/alerts/opsgenie", data=og, headers=JSON)).status == 401
+        ok = await client.post("/v1/alerts/opsgenie", data=og, headers={**JSON, "X-Afterword-Token": "og-token"})
+        assert ok.status == 202
+        generic = await client.post("/v1/alerts/generic", data=example("generic-firing.json"), headers=JSON)
+        assert generic.status == 401  # no credentials configured and unauthenticated refused
+    assert len(starter.workflows) == 2
