@@ -38,6 +38,13 @@ from afterword.settings import Settings
 from afterword.workflows.registry import WORKFLOWS
 
 log = logging.getLogger("afterword.worker")
+WORKFLOW_SUPPORT = (
+    "afterword.workflows.models",
+    "afterword.workflows.lifecycle",
+    "afterword.workflows.deadlines",
+    "afterword.workflows.identity",
+    "afterword.workflows.search_attributes",
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 # Activities are short (files, HTTP calls); let running ones finish rather than cancel them at stop.
@@ -70,7 +77,8 @@ async def run_worker(client: Client, settings: Settings, **worker_options: Any) 
         "activities": build_activities(settings),
         # transitions is pure and deterministic; passing it through skips re-importing it on every run.
         "workflow_runner": SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("transitions")
+            # modules without side effects that every workflow run would otherwise import afresh
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("transitions", *WORKFLOW_SUPPORT)
         ),
         "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
     }

@@ -64,16 +64,9 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def ts_worker(ts_env: WorkflowEnvironment, ts_settings: Settings) -> AsyncIterator[Worker]:
     # imported here so that tests which need no worker do not load every activity's dependencies
-    from afterword.activities.registry import build_activities
-    from afterword.workflows.registry import WORKFLOWS
+    from afterword.worker import run_worker
 
-    worker = Worker(
-        ts_env.client,
-        task_queue=ts_settings.task_queue,
-        workflows=WORKFLOWS,
-        activities=build_activities(ts_settings),
-    )
-    async with worker:
+    async with run_worker(ts_env.client, ts_settings) as worker:
         yield worker
 
 

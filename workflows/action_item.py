@@ -10,8 +10,9 @@ item must be validated within the policy's window. Long-lived items continue-as-
 short; every change is signalled to the postmortem, which mirrors it in its status.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the sandbox re-imports this module for every workflow run,
+# and string annotations would then be compiled again each time the SDK reads the type hints.
+import asyncio
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -49,6 +50,7 @@ class ActionItemWorkflow:
             item_id=inp.item_id, workflow_id=workflow.info().workflow_id, spec=inp.spec
         )
         self.published_attributes: tuple[str, bool] = (self.item.status.value, self.item.overdue)
+        self.reports: set[asyncio.Task[None]] = set()
 
     @property
     def status(self) -> ActionItemStatus:
@@ -57,7 +59,10 @@ class ActionItemWorkflow:
     def _note(self, text: str) -> None:
         self.item.history.append(f"{workflow.now().isoformat()} {text}")
 
-    async def _changed(self) -> None:
+    def _changed(self) -> None:
+        """Publish a change: search attributes, and a report to the postmortem (sent, not awaited, so a
+        person's update returns at once; each report carries a revision so a late one cannot undo a newer)."""
+        self.item.revision += 1
         attributes = (self.item.status.value, self.item.overdue)
         if attributes != self.published_attributes:  # each upsert is a history event: skip no-ops
             self.published_attributes = attributes
@@ -69,9 +74,14 @@ class ActionItemWorkflow:
                     sa.KIND.value_set("action_item"),
                 ]
             )
+        task = asyncio.create_task(self._report(self.item.model_copy(deep=True)))
+        self.reports.add(task)
+        task.add_done_callback(self.reports.discard)
+
+    async def _report(self, snapshot: ActionItemState) -> None:
         parent = workflow.get_external_workflow_handle(self.inp.postmortem_id)
         try:
-            await parent.signal("item_changed", self.item)
+            await parent.signal("item_changed", snapshot)
         except ApplicationError:  # the postmortem is gone (waived and closed): the item stands alone
             workflow.logger.warning("postmortem %s did not take the update", self.inp.postmortem_id)
 
@@ -99,9 +109,9 @@ class ActionItemWorkflow:
             elif self.status is ActionItemStatus.COMPLETED:
                 await self._while_completed()
             if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.reports)
                 workflow.continue_as_new(inp.model_copy(update={"state": self.item}))
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.reports)
         return self.item
 
     def _should_continue_as_new(self) -> bool:
@@ -116,13 +126,13 @@ class ActionItemWorkflow:
         async def remind(due: datetime) -> None:
             self.item.reminders_sent += 1
             await self._notify("reminder", [spec.owner], f"Action item due {due.date().isoformat()}: {spec.title}")
-            await self._changed()
+            self._changed()
 
         async def breach() -> None:
             self.item.overdue = True
             self.item.escalations += 1
             self._note("overdue: escalated")
-            await self._changed()
+            self._changed()
             await self._notify(
                 "escalation",
                 [spec.owner, *rules.escalate_to, *self.inp.escalation],
@@ -139,7 +149,7 @@ class ActionItemWorkflow:
             if not await wait_until(workflow.now() + rules.review_every, left_open):
                 self.item.reminders_sent += 1
                 await self._notify("reminder", [spec.owner], f"Review: action item still open: {spec.title}")
-                await self._changed()
+                self._changed()
 
     async def _while_completed(self) -> None:
         assert self.item.validation_due is not None
@@ -151,7 +161,7 @@ class ActionItemWorkflow:
             return
         self.item.escalations += 1
         self._note("validation window passed: escalated")
-        await self._changed()
+        self._changed()
         await self._notify(
             "escalation", [self.item.spec.owner, *self.inp.rules.escalate_to, *self.inp.escalation],
             f"Fix not validated within its window: {self.item.spec.title}",
@@ -168,7 +178,7 @@ class ActionItemWorkflow:
         self.item.completed_by = req.by
         self.item.validation_due = now + self.inp.rules.validation_window
         self._note(f"completed by {req.by}{': ' + req.note if req.note else ''}")
-        await self._changed()
+        self._changed()
         return self.item
 
     @complete.validator
@@ -189,7 +199,7 @@ class ActionItemWorkflow:
             self.item.completed_at = None
             self.item.validation_due = None
             self._note(f"validation failed ({req.by}): {req.evidence}; reopened")
-        await self._changed()
+        self._changed()
         return self.item
 
     @validate.validator
@@ -208,7 +218,7 @@ class ActionItemWorkflow:
         self.item.status = ActionItemStatus.DROPPED
         self.item.dropped_reason = req.reason
         self._note(f"dropped by {req.by}: {req.reason}")
-        await self._changed()
+        self._changed()
         return self.item
 
     @drop.validator

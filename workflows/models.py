@@ -250,6 +250,7 @@ class ActionItemState(Model):
     escalations: int = 0
     overdue: bool = False
     history: list[str] = Field(default_factory=list)
+    revision: int = Field(default=0, description="increases with every change the item reports")
 
     @property
     def finished(self) -> bool:

@@ -6,8 +6,8 @@ refused step leaves no trace in history. Deadlines are durable clocks started an
 milestones; a breach notifies, marks the postmortem overdue, and never blocks the process.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the sandbox re-imports this module for every workflow run,
+# and string annotations would then be compiled again each time the SDK reads the type hints.
 import asyncio
 import contextlib
 import functools
@@ -293,8 +293,11 @@ class PostmortemWorkflow:
         self._log(inp.opened_by, "opened", f"{self.incident.source} {self.incident.key}")
         self._reach(Milestone.TRIGGERED)
         self._fire("preserve", inp.opened_by)
-        self.evidence = await self._preserve("trigger")
-        self._fire("seal", "afterword", "evidence manifest sealed")
+        if not self.facts.incident_resolved:
+            self.evidence = await self._preserve("trigger")
+            self._fire("seal", "afterword", "evidence manifest sealed")
+        else:  # an incident opened after it ended is captured once, over its whole window, when drafting starts
+            self._fire("seal", "afterword", "already resolved: evidence is captured over the whole window")
         if self.facts.incident_resolved:
             self._reach(Milestone.RESOLVED, self._resolution_time(self.incident.resolved_at))
 
@@ -639,7 +642,8 @@ class PostmortemWorkflow:
     @workflow.signal
     def item_changed(self, item: ActionItemState) -> None:
         """Action item workflows report every change; the postmortem mirrors them for status and gates."""
-        if item.item_id in self.items:
+        current = self.items.get(item.item_id)
+        if current is not None and item.revision >= current.revision:  # reports may arrive out of order
             self.items[item.item_id] = item
             self.facts.items[item.item_id] = item.status.value
 
