@@ -19,13 +19,25 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
+def _drop_empty_defaults(full: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
+    # an empty table or list that is also the schema's default says nothing: leave it out of the output
+    out: dict[str, Any] = {}
+    for key, value in full.items():
+        mine = changed.get(key) if isinstance(changed, dict) else None
+        if value in ({}, []) and key not in changed:
+            continue
+        out[key] = _drop_empty_defaults(value, mine) if isinstance(value, dict) and isinstance(mine, dict) else value
+    return out
+
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def policy_data(policy: Policy) -> dict[str, Any]:
     """The policy as plain TOML-able data, written the way people write it (weekday names, TOML times
     and dates)."""
-    data: dict[str, Any] = _drop_none(policy.model_dump(mode="json"))
+    data: dict[str, Any] = _drop_empty_defaults(_drop_none(policy.model_dump(mode="json")),
+                                                policy.model_dump(mode="json", exclude_defaults=True))
     calendar = data["calendar"]
     calendar["workdays"] = [WEEKDAYS[day] for day in policy.calendar.workdays]
     calendar["start"], calendar["end"] = policy.calendar.start, policy.calendar.end
@@ -43,7 +55,8 @@ def fold_severity(policy: Policy, severity: str) -> dict[str, Any]:
     """The policy as it reads for one severity: per-severity values folded in, other severities' tables
     and the deadlines that do not apply left out."""
     data = policy_data(policy)
-    data["severities"]["requirement"] = {severity: data["severities"]["requirement"].get(severity, "optional")}
+    requirement = data["severities"].get("requirement", {})
+    data["severities"]["requirement"] = {severity: requirement.get(severity, "optional")}
     deadlines: dict[str, Any] = {}
     for name, deadline in data.get("deadlines", {}).items():
         applies = deadline.pop("applies_to", [])
@@ -56,7 +69,8 @@ def fold_severity(policy: Policy, severity: str) -> dict[str, Any]:
     for section in ("review", "document"):
         per = data[section].pop("by_severity", {}).get(severity, {})
         if section == "review" and "required_roles" in per:
-            data[section]["required_roles"] = [*data[section]["required_roles"], *per.pop("required_roles")]
+            data[section]["required_roles"] = [*data[section].get("required_roles", []),
+                                               *per.pop("required_roles")]
         data[section].update(per)
     return data
 

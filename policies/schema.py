@@ -136,6 +136,23 @@ STANDARD_ROLES = {
 }
 
 
+def _local_time(value: Any) -> Any:
+    # a working day starts at a wall-clock time in the policy's timezone: no numbers, no UTC offsets
+    if isinstance(value, str):
+        try:
+            value = time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time of day: write 09:00:00 or \"09:00\"") from None
+    if not isinstance(value, time):
+        raise ValueError(f"{value!r} is not a time of day: write 09:00:00 or \"09:00\"")
+    if value.tzinfo is not None:
+        raise ValueError("write a local time without an offset: the policy's timezone applies")
+    return value
+
+
+LocalTime = Annotated[time, BeforeValidator(_local_time)]
+
+
 class CalendarPolicy(Section):
     """Working time, in the policy's `timezone`: business-time deadlines only count inside it."""
 
@@ -143,8 +160,8 @@ class CalendarPolicy(Section):
         default_factory=lambda: [0, 1, 2, 3, 4],
         description='working days: names ("mon".."sun") or numbers (0 = Monday)',
     )
-    start: time = Field(default=time(9, 0), description='start of the working day, e.g. "09:00" or 09:00')
-    end: time = Field(default=time(17, 0), description="end of the working day")
+    start: LocalTime = Field(default=time(9, 0), description='start of the working day, e.g. "09:00" or 09:00:00')
+    end: LocalTime = Field(default=time(17, 0), description="end of the working day")
     holidays: list[date] = Field(default_factory=list, description="days without working time (YYYY-MM-DD)")
 
 

@@ -30,6 +30,7 @@ CASES: list[tuple[str, str, int, str, str]] = [
      4, "deadlines.owner.after", "'triggered'"),
     ("bad timezone", "timezone = \"Mars/Olympus\"\n", 3, "timezone", "unknown timezone 'Mars/Olympus'"),
     ("bad weekday", "[calendar]\nworkdays = [\"mon\", \"funday\"]\n", 4, "calendar.workdays[1]", "unknown weekday"),
+    ("bad time of day", "[calendar]\nstart = 9\n", 4, "calendar.start", "not a time of day"),
     ("calendar order", "[calendar]\nstart = 18:00:00\nend = 09:00:00\n", 5, "calendar.end", "must end after"),
     ("unknown severity", "[severities.requirement]\nSEV9 = \"required\"\n", 4, "severities.requirement.SEV9",
      "unknown severity 'SEV9'"),
