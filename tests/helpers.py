@@ -3,17 +3,21 @@ incidents, and a draft that passes the document gates."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from afterword.client import Postmortems
 from afterword.workflows.models import (
     ActionItemRules,
     DeadlineRule,
     Incident,
     Milestone,
     PostmortemRules,
+    PostmortemStatus,
     ReviewRules,
     WaiverRules,
 )
@@ -138,3 +142,17 @@ def outbox(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def until(postmortems: Postmortems, wid: str, check: Callable[[PostmortemStatus], Any],
+                within: float = 60.0) -> PostmortemStatus:
+    """Poll a postmortem's status until `check` holds (workflows move on their own between human steps)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    while True:
+        status = await postmortems.status(wid)
+        if check(status):
+            return status
+        if loop.time() > end:
+            raise AssertionError(f"{wid} never got there; it is {status.state}: {status.open_gates}")
+        await asyncio.sleep(0.05)

@@ -29,10 +29,9 @@ from afterword.workflows.models import (
     CompleteRequest,
     DraftSubmission,
     Milestone,
-    PostmortemStatus,
     ValidateRequest,
 )
-from tests.helpers import complete_draft, deadline, make_incident, make_rules, outbox
+from tests.helpers import complete_draft, deadline, make_incident, make_rules, outbox, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,18 +57,6 @@ def worker_process(e2e_settings: Settings, dev_server: str) -> Iterator[list[sub
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
-
-
-async def until(pm: Postmortems, wid: str, check, within: float = 60.0) -> PostmortemStatus:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    end = loop.time() + within
-    while True:
-        status = await pm.status(wid)
-        if check(status):
-            return status
-        if loop.time() > end:
-            raise AssertionError(f"{wid} is {status.state}: {status.open_gates}")
-        await asyncio.sleep(0.2)
 
 
 async def test_killed_worker_resumes_and_deadlines_still_fire(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import uuid
 from datetime import datetime, timedelta
@@ -32,25 +31,13 @@ from afterword.workflows.models import (
     ValidateRequest,
     WaiveRequest,
 )
-from tests.helpers import complete_draft, make_incident, make_rules, outbox
+from tests.helpers import complete_draft, make_incident, make_rules, outbox, until
 
 pytestmark = pytest.mark.asyncio
 
 
 def key() -> str:
     return f"inc-{uuid.uuid4().hex[:10]}"
-
-
-async def until(postmortems: Postmortems, wid: str, check: Any, within: float = 20.0) -> PostmortemStatus:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + within
-    while True:
-        status = await postmortems.status(wid)
-        if check(status):
-            return status
-        if loop.time() > end:
-            raise AssertionError(f"{wid} never got there; it is {status.state}: {status.open_gates}")
-        await asyncio.sleep(0.05)
 
 
 def notes(settings: Settings, wid: str, kind: str, deadline: str | None = None) -> list[dict[str, Any]]:
