@@ -41,6 +41,7 @@ from afterword.workflows.models import (
     PostmortemInput,
     PostmortemRules,
     PostmortemStatus,
+    Progress,
     ReapplyRequest,
     ResolveRequest,
     SignoffRequest,
@@ -138,6 +139,13 @@ class Postmortems:
     async def status(self, workflow_id: str) -> PostmortemStatus:
         try:
             return await self.handle(workflow_id).query(PostmortemWorkflow.status)
+        except (RPCError, OSError) as err:
+            raise _translate(err, workflow_id) from err
+
+    async def progress(self, workflow_id: str) -> Progress:
+        """Where the postmortem is now, cheaply (for polling)."""
+        try:
+            return await self.handle(workflow_id).query(PostmortemWorkflow.progress)
         except (RPCError, OSError) as err:
             raise _translate(err, workflow_id) from err
 
@@ -246,12 +254,12 @@ class Postmortems:
     async def drop_action(self, action_id: str, req: DropRequest) -> ActionItemState:
         return await self._update(action_id, "drop", req, ActionItemState)
 
-    async def wait_for_state(self, workflow_id: str, states: set[str], within: float = 30.0) -> PostmortemStatus:
-        """Poll the status until the postmortem reaches one of `states` (for scripts and the demo)."""
+    async def wait_for_state(self, workflow_id: str, states: set[str], within: float = 30.0) -> Progress:
+        """Poll until the postmortem reaches one of `states` (for scripts and the demo)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + within
         while True:
-            status = await self.status(workflow_id)
+            status = await self.progress(workflow_id)
             if status.state in states:
                 return status
             if loop.time() > end:

@@ -27,6 +27,9 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+# The workflow sandbox re-imports workflow modules for every run; with bytecode writing off
+# (PYTHONDONTWRITEBYTECODE) each run would compile them from source again, which no deployment does.
+sys.dont_write_bytecode = False
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -49,7 +52,7 @@ from afterword.workflows.models import (
     CompleteRequest,
     DraftSubmission,
     Incident,
-    PostmortemStatus,
+    Progress,
     ValidateRequest,
 )
 
@@ -78,8 +81,8 @@ async def one_lifecycle(pm: Postmortems, store: ContentStore, n: int) -> tuple[f
     wid = (await pm.open(incident, rules_for(load_org_policy("bench", None), incident))).workflow_id
     await pm.assign(wid, AssignRequest(by="bob", owner="alice"))
 
-    async def status() -> PostmortemStatus:
-        return await pm.status(wid)
+    async def status() -> Progress:
+        return await pm.progress(wid)
 
     async def drafted() -> bool:
         return (await status()).draft_ref is not None
@@ -89,7 +92,7 @@ async def one_lifecycle(pm: Postmortems, store: ContentStore, n: int) -> tuple[f
         spec = ActionItemSpec(title=f"Fix number {i}", owner="alice", due=now + timedelta(days=14),
                               type=ActionType.PREVENT, success_criterion="the error rate stays under 0.1%")
         await pm.add_action(wid, AddActionRequest(by="alice", item=spec))
-    current = await status()
+    current = await pm.status(wid)
     rendered = store.get_text(current.draft_ref or "")
     table = "\n".join(
         ["| Type | Action | Owner | Due | Success criterion | Ticket |", "|---|---|---|---|---|---|"]
@@ -103,7 +106,7 @@ async def one_lifecycle(pm: Postmortems, store: ContentStore, n: int) -> tuple[f
     await pm.approve(wid, ApproveRequest(by="bob"))
 
     async def redacted() -> bool:
-        return bool((await status()).redaction)
+        return (await status()).redaction_ready
 
     await poll(redacted)
     await pm.accept_redaction(wid, Actor(by="bob"))

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from pydantic import TypeAdapter
 from temporalio import workflow
+
+_TIMEDELTA = TypeAdapter(timedelta)
+
+
+def as_timedelta(value: object) -> timedelta:
+    """A duration as the policy snapshot carries it (ISO 8601 such as "PT15M", or seconds)."""
+    return _TIMEDELTA.validate_python(value)
 
 
 async def wait_until(deadline: datetime, done: Callable[[], bool]) -> bool:

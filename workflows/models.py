@@ -408,6 +408,17 @@ class AuditEntry(Model):
     detail: str = ""
 
 
+class Progress(Model):
+    """The small answer for pollers (scripts, the intake, dashboards): where the postmortem is now."""
+
+    state: str
+    owner: str | None
+    overdue: bool
+    draft_ref: str | None
+    redaction_ready: bool
+    open_gates: list[str]
+
+
 class PostmortemStatus(Model):
     postmortem_id: str
     state: str

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import TypeAdapter
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
@@ -23,7 +22,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from afterword.workflows import search_attributes as sa
     from afterword.workflows.action_item import ActionItemWorkflow
-    from afterword.workflows.deadlines import run_clock
+    from afterword.workflows.deadlines import as_timedelta, run_clock
     from afterword.workflows.identity import action_item_id
     from afterword.workflows.lifecycle import (
         ACTIONABLE,
@@ -58,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         PostmortemInput,
         PostmortemRules,
         PostmortemStatus,
+        Progress,
         Publication,
         PublishRequest,
         ReapplyRequest,
@@ -72,7 +72,6 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SHORT = timedelta(minutes=2)
-DURATION = TypeAdapter(timedelta)
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # Evidence sources can be down during an incident; the activity records gaps itself, and a capture that
 # still fails after these attempts is recorded in the audit trail instead of failing the postmortem.
@@ -396,7 +395,7 @@ class PostmortemWorkflow:
     def _margin_after(self) -> timedelta:
         """How long after resolution the evidence window reaches (the policy's [evidence] margin_after)."""
         raw = self.rules.policy.get("evidence", {}).get("margin_after")
-        return DURATION.validate_python(raw) if raw is not None else timedelta(0)
+        return as_timedelta(raw) if raw is not None else timedelta(0)
 
     async def _capture_after_margin(self, margin: timedelta) -> None:
         """Telemetry keeps arriving after resolution: capture once more when the window's margin has passed."""
@@ -699,6 +698,13 @@ class PostmortemWorkflow:
             action_items=list(self.items.values()),
             waiver_reason=self.waiver_reason,
             audit=self.audit,
+        )
+
+    @workflow.query
+    def progress(self) -> Progress:
+        return Progress(
+            state=self.state.value, owner=self.owner, overdue=self._overdue(), draft_ref=self.draft_ref,
+            redaction_ready=self.facts.redaction_done, open_gates=self._open_gates(),
         )
 
     def _open_gates(self) -> list[str]:
