@@ -46,11 +46,13 @@ class ArchiveActivities:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _git(self, *args: str) -> str:
+    def _git(self, *args: str, unchanged_ok: bool = False) -> str:
         result = subprocess.run(
             ["git", "-C", str(self.repo), *args],
             capture_output=True, text=True, env={**os.environ, **GIT_ENV}, check=False,
         )
+        if unchanged_ok and result.returncode == 1 and "nothing" in result.stdout + result.stderr:
+            return ""
         if result.returncode != 0:
             raise ApplicationError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout.strip()
@@ -70,14 +72,15 @@ class ArchiveActivities:
             external = Path("external") / year / f"{req.postmortem_id}.md"
             paths.append(self._write(external, req.external_ref))
         self._git("add", "--", *paths)
-        if self._git("status", "--porcelain", "--", *paths):
-            approvers = ", ".join(req.approvers) or "nobody"
-            self._git(
-                "commit", "-q", "-m",
-                f"Publish {req.postmortem_id}: {req.incident.title}\n\n"
-                f"Severity: {req.rules.severity}\nService: {req.incident.service}\n"
-                f"Approved by: {approvers}\nPolicy: {req.rules.policy_name} {req.rules.policy_hash[:12]}",
-            )
+        approvers = ", ".join(req.approvers) or "nobody"
+        # a retried publication finds its content committed already: "nothing to commit" is success
+        self._git(
+            "commit", "-q", "-m",
+            f"Publish {req.postmortem_id}: {req.incident.title}\n\n"
+            f"Severity: {req.rules.severity}\nService: {req.incident.service}\n"
+            f"Approved by: {approvers}\nPolicy: {req.rules.policy_name} {req.rules.policy_hash[:12]}",
+            "--", *paths, unchanged_ok=True,
+        )
         commit = self._git("rev-parse", "HEAD")
         return Publication(
             archive_path=str(self.repo / internal), commit=commit,

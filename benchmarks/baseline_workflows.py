@@ -33,15 +33,23 @@ class BareChild:
 
     @workflow.run
     async def run(self, step: Step) -> Step:
-        await workflow.wait_condition(lambda: self.updates >= 2)
-        parent = workflow.info().parent
-        assert parent is not None
-        await workflow.get_external_workflow_handle(parent.workflow_id).signal("child_done", step)
+        # an action item keeps a due-date timer while open, then a validation-window timer once done
+        due = asyncio.create_task(workflow.sleep(timedelta(days=14)))
+        await workflow.wait_condition(lambda: self.updates >= 1)
+        due.cancel()
+        window = asyncio.create_task(workflow.sleep(timedelta(days=7)))
+        await workflow.wait_condition(lambda: self.updates >= 2 and workflow.all_handlers_finished())
+        window.cancel()
         return step
 
     @workflow.update
     async def poke(self, step: Step) -> Step:
+        """Like completing or validating an item: record it and tell the parent."""
         self.updates += 1
+        parent = workflow.info().parent
+        assert parent is not None
+        await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+            "child_done" if self.updates >= 2 else "child_progress", step)
         return step
 
 
@@ -60,6 +68,8 @@ class BareParent:
             await workflow.execute_activity(bare_activity, Step(n=i), start_to_close_timeout=timedelta(seconds=30))
             self.state = f"activity-{i}"
         await workflow.wait_condition(lambda: self.done >= inp.children)
+        for child in self.children:
+            await child
         for timer in timers:
             timer.cancel()
         self.state = "closed"
@@ -77,6 +87,10 @@ class BareParent:
     @workflow.signal
     def child_done(self, step: Step) -> None:
         self.done += 1
+
+    @workflow.signal
+    def child_progress(self, step: Step) -> None:
+        pass
 
     @workflow.query
     def status(self) -> str:

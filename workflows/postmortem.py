@@ -111,6 +111,7 @@ class PostmortemWorkflow:
         self.milestones: dict[Milestone, datetime] = {}
         self.clocks: dict[str, _Clock] = {}
         self.clock_tasks: set[asyncio.Task[None]] = set()
+        self.upsert_scheduled = False
         # kind, org and service are set at start by the client; these are the ones that change
         self.published_attributes: dict[str, str | bool] = {
             sa.STATE.name: State.TRIGGERED.value, sa.SEVERITY.name: inp.rules.severity, sa.OWNER.name: "",
@@ -170,7 +171,19 @@ class PostmortemWorkflow:
         return any(c.status.breached and c.status.met_at is None for c in self.clocks.values())
 
     def _upsert(self) -> None:
-        """Publish what changed to the search attributes (each upsert is a history event: skip no-ops)."""
+        """Publish what changed to the search attributes, once per workflow task: several moves in one task
+        (published -> tracking, say) make one upsert, since each is a history event and a visibility write."""
+        if not self.upsert_scheduled:
+            self.upsert_scheduled = True
+            task = asyncio.create_task(self._upsert_later())
+            self.clock_tasks.add(task)
+            task.add_done_callback(self.clock_tasks.discard)
+
+    async def _upsert_later(self) -> None:
+        self._upsert_now()
+
+    def _upsert_now(self) -> None:
+        self.upsert_scheduled = False
         values: dict[str, str | bool] = {
             sa.STATE.name: self.state.value,
             sa.SEVERITY.name: self.rules.severity,
@@ -332,6 +345,7 @@ class PostmortemWorkflow:
             with contextlib.suppress(ChildWorkflowError, asyncio.CancelledError):
                 await handle
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._upsert_now()  # the final state, before the run ends
         return self.status()
 
     def _moved_on(self, handled: State) -> bool:
