@@ -11,6 +11,7 @@ milestones; a breach notifies, marks the postmortem overdue, and never blocks th
 import asyncio
 import contextlib
 import functools
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -110,7 +111,7 @@ class PostmortemWorkflow:
         self.audit: list[AuditEntry] = []
         self.milestones: dict[Milestone, datetime] = {}
         self.clocks: dict[str, _Clock] = {}
-        self.clock_tasks: set[asyncio.Task[None]] = set()
+        self.background: set[asyncio.Task[None]] = set()  # deadline clocks, late captures, upserts
         self.upsert_scheduled = False
         # kind, org and service are set at start by the client; these are the ones that change
         self.published_attributes: dict[str, str | bool] = {
@@ -170,37 +171,34 @@ class PostmortemWorkflow:
     def _overdue(self) -> bool:
         return any(c.status.breached and c.status.met_at is None for c in self.clocks.values())
 
+    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` beside the main flow (a workflow task, deterministic), keeping a reference to it."""
+        task = asyncio.create_task(work, name=name)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
     def _upsert(self) -> None:
         """Publish what changed to the search attributes, once per workflow task: several moves in one task
         (published -> tracking, say) make one upsert, since each is a history event and a visibility write."""
         if not self.upsert_scheduled:
             self.upsert_scheduled = True
-            task = asyncio.create_task(self._upsert_later())
-            self.clock_tasks.add(task)
-            task.add_done_callback(self.clock_tasks.discard)
+            self._in_background(self._upsert_later(), "search-attributes")
 
     async def _upsert_later(self) -> None:
         self._upsert_now()
 
     def _upsert_now(self) -> None:
         self.upsert_scheduled = False
+        state, severity, owner, overdue = self.state.value, self.rules.severity, self.owner or "", self._overdue()
         values: dict[str, str | bool] = {
-            sa.STATE.name: self.state.value,
-            sa.SEVERITY.name: self.rules.severity,
-            sa.OWNER.name: self.owner or "",
-            sa.OVERDUE.name: self._overdue(),
+            sa.STATE.name: state, sa.SEVERITY.name: severity, sa.OWNER.name: owner, sa.OVERDUE.name: overdue,
         }
-        if values == self.published_attributes:
-            return
-        self.published_attributes = values
-        workflow.upsert_search_attributes(
-            [
-                sa.STATE.value_set(self.state.value),
-                sa.SEVERITY.value_set(self.rules.severity),
-                sa.OWNER.value_set(self.owner or ""),
-                sa.OVERDUE.value_set(self._overdue()),
-            ]
-        )
+        if values != self.published_attributes:
+            self.published_attributes = values
+            workflow.upsert_search_attributes([
+                sa.STATE.value_set(state), sa.SEVERITY.value_set(severity), sa.OWNER.value_set(owner),
+                sa.OVERDUE.value_set(overdue),
+            ])
 
     def _known_person(self, person: str) -> None:
         if self.rules.roles and person not in self.rules.roles:
@@ -250,9 +248,7 @@ class PostmortemWorkflow:
         clock = _Clock(rule=rule, status=status)
         self.clocks[rule.name] = clock
         if status.met_at is None:
-            task = asyncio.create_task(self._run_clock(clock, anchor), name=f"deadline:{rule.name}")
-            self.clock_tasks.add(task)
-            task.add_done_callback(self.clock_tasks.discard)
+            self._in_background(self._run_clock(clock, anchor), f"deadline:{rule.name}")
 
     def _clock_done(self, clock: _Clock) -> bool:
         current = self.clocks.get(clock.rule.name)
@@ -390,9 +386,7 @@ class PostmortemWorkflow:
             self.captured_at_resolution = True
             margin = self._margin_after()
             if margin > timedelta(0):
-                task = asyncio.create_task(self._capture_after_margin(margin), name="evidence:margin")
-                self.clock_tasks.add(task)
-                task.add_done_callback(self.clock_tasks.discard)
+                self._in_background(self._capture_after_margin(margin), "evidence:margin")
         doc = await workflow.execute_activity(
             "render_draft",
             RenderRequest(postmortem_id=self.id, incident=self.incident, rules=self.rules, owner=self.owner,
