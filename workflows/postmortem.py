@@ -351,7 +351,7 @@ class PostmortemWorkflow:
         """True when the current state has work for the run loop (not just waiting for people)."""
         s = self.state
         return (
-            (s is State.DRAFTING and self.draft_ref is None)
+            (s is State.DRAFTING and (self.draft_ref is None or not self.captured_at_resolution))
             or (s is State.REDACTING and not self.facts.redaction_done)
             or (s is State.REDACTING and self.lifecycle.check("publish") is None)
             or (s is State.PUBLISHED and (self.lifecycle.check("track") is None
@@ -379,14 +379,14 @@ class PostmortemWorkflow:
             return self.evidence
 
     async def _prepare_draft(self) -> None:
-        if self.draft_ref is not None:
-            return
-        if not self.captured_at_resolution:
+        if not self.captured_at_resolution:  # first resolution, or again after a reopened incident
             self.evidence = await self._preserve("resolution")
             self.captured_at_resolution = True
             margin = self._margin_after()
             if margin > timedelta(0):
                 self._in_background(self._capture_after_margin(margin), "evidence:margin")
+        if self.draft_ref is not None:
+            return
         doc = await workflow.execute_activity(
             "render_draft",
             RenderRequest(postmortem_id=self.id, incident=self.incident, rules=self.rules, owner=self.owner,
@@ -481,6 +481,7 @@ class PostmortemWorkflow:
     async def reopen(self, req: Actor) -> UpdateResult:
         self._fire("reopen", req.by, "the incident fired again before the draft was submitted")
         self.facts.incident_resolved = False
+        self.captured_at_resolution = False  # the window grows: capture again at the next resolution
         self.incident = self.incident.model_copy(update={"resolved_at": None})
         self.milestones.pop(Milestone.RESOLVED, None)
         # clocks anchored at resolution restart at the next one; their running tasks see they were replaced

@@ -285,7 +285,8 @@ async def test_a_flap_reopens_the_same_postmortem_and_restarts_the_draft_clock(
     ts_env: WorkflowEnvironment, postmortems: Postmortems
 ) -> None:
     wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
-    await until(postmortems, wid, lambda s: s.state == "drafting")
+    status = await until(postmortems, wid, lambda s: s.state == "drafting" and s.evidence is not None)
+    first_manifest = status.evidence.manifest_ref if status.evidence else None
     await postmortems.reopen(wid, Actor(by="alertmanager"))
     status = await postmortems.status(wid)
     assert status.state == "awaiting_resolution" and status.incident.resolved_at is None
@@ -294,6 +295,8 @@ async def test_a_flap_reopens_the_same_postmortem_and_restarts_the_draft_clock(
     status = await until(postmortems, wid, lambda s: s.state == "drafting")
     assert status.incident.resolved_at is not None
     assert clock(status, "draft").due_at == status.incident.resolved_at + timedelta(hours=72)
+    # the evidence is captured again over the longer window: a newer sealed manifest
+    await until(postmortems, wid, lambda s: s.evidence is not None and s.evidence.manifest_ref != first_manifest)
 
 
 async def test_required_role_must_be_among_the_approvers(postmortems: Postmortems, ts_settings: Settings) -> None:
