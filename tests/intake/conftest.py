@@ -19,6 +19,7 @@ from afterword.intake.server import serve
 from afterword.server import EmbeddedServer
 from afterword.settings import Settings
 from afterword.worker import run_worker
+from afterword.workflows.models import PostmortemStatus
 
 PD_SECRET = "e2e-pagerduty-secret"
 AM_TOKEN = "e2e-alertmanager-token"
@@ -49,6 +50,11 @@ class Stack:
 
     def alerts(self, source: str, org: str = "e2e") -> str:
         return f"{self.url}/v1/orgs/{org}/alerts/{source}"
+
+    async def wait(self, workflow_id: str, states: set[str], within: float = 30.0) -> PostmortemStatus:
+        """Wait for one of `states`, then the full status (incident, severity, ...)."""
+        await self.postmortems.wait_for_state(workflow_id, states, within=within)
+        return await self.postmortems.status(workflow_id)
 
 
 @pytest.fixture(scope="session")

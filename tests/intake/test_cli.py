@@ -52,4 +52,4 @@ async def test_replay_starts_then_matches_then_resolves(stack: Stack) -> None:
     closed = example("opsgenie-close.json").replace(b"payments-db-replication-lag", b"replay-cli-test")
     resolved = await replay(stack.settings, "opsgenie", "e2e", closed)
     assert resolved["action"] == "resolved" and resolved["workflow_id"] == first["workflow_id"]
-    await stack.postmortems.wait_for_state(first["workflow_id"], {"drafting"})
+    await stack.wait(first["workflow_id"], {"drafting"})

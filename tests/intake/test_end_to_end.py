@@ -74,7 +74,7 @@ async def test_alert_group_lifecycle_storm_flap_and_recurrence(stack: Stack) -> 
     answer = first.json()
     assert answer["action"] == "started" and answer["requirement"] == "required" and answer["severity"] == "SEV1"
     workflow_id = answer["workflow_id"]
-    status = await stack.postmortems.wait_for_state(workflow_id, {"awaiting_resolution"})
+    status = await stack.wait(workflow_id, {"awaiting_resolution"})
     assert status.incident.payload_ref == answer["payload_ref"]
     assert status.incident.source == "alertmanager" and status.incident.service == "checkout"
 
@@ -90,24 +90,24 @@ async def test_alert_group_lifecycle_storm_flap_and_recurrence(stack: Stack) -> 
 
     resolved = await post(url, am_payload(group, "resolved", t0, t0 + timedelta(minutes=40)), AM_HEADERS)
     assert resolved.json()["action"] == "resolved"
-    status = await stack.postmortems.wait_for_state(workflow_id, {"drafting"})
+    status = await stack.wait(workflow_id, {"drafting"})
     assert status.incident.resolved_at == t0 + timedelta(minutes=40)
 
     # the same group fires again 5 minutes after it resolved: within the 10 min flap window -> reopened
     flap = await post(url, am_payload(group, "firing", t0 + timedelta(minutes=45)), AM_HEADERS)
     assert (flap.json()["action"], flap.json()["workflow_id"]) == ("reopened", workflow_id)
-    await stack.postmortems.wait_for_state(workflow_id, {"awaiting_resolution"})
+    await stack.wait(workflow_id, {"awaiting_resolution"})
     again = await post(
         url, am_payload(group, "resolved", t0 + timedelta(minutes=45), t0 + timedelta(minutes=50)), AM_HEADERS
     )
     assert again.json()["action"] == "resolved"
-    await stack.postmortems.wait_for_state(workflow_id, {"drafting"})
+    await stack.wait(workflow_id, {"drafting"})
 
     # two hours later it fires again: a recurrence, with a postmortem of its own
     later = await post(url, am_payload(group, "firing", t0 + timedelta(hours=2, minutes=50)), AM_HEADERS)
     assert later.json()["action"] == "started"
     assert later.json()["workflow_id"] != workflow_id
-    recurrence = await stack.postmortems.wait_for_state(later.json()["workflow_id"], {"awaiting_resolution"})
+    recurrence = await stack.wait(later.json()["workflow_id"], {"awaiting_resolution"})
     assert recurrence.incident.key == f"{group}#2"
     assert (await stack.postmortems.status(workflow_id)).state == "drafting"  # the first one carries on
 
@@ -138,7 +138,7 @@ async def test_pagerduty_signed_deliveries_retries_and_resolution(stack: Stack) 
     assert workflow_id == f"pm-e2e-{incident_id}"
     assert (await deliver("acknowledged", "w-2")).json()["action"] == "matched"
     assert (await deliver("resolved", "w-3")).json()["action"] == "resolved"
-    status = await stack.postmortems.wait_for_state(workflow_id, {"drafting"})
+    status = await stack.wait(workflow_id, {"drafting"})
     assert status.severity == "SEV1"
     assert await postmortem_count(stack.client, workflow_id) == 1
 
@@ -198,4 +198,4 @@ async def test_python_api_opens_through_the_policy(stack: Stack) -> None:
     skipped = await open_postmortem(stack.client, stack.settings, low)
     assert skipped.workflow_id is None and skipped.requirement == "none" and skipped.reasons
     await resolve_postmortem(stack.client, stack.settings, "e2e", key)
-    await stack.postmortems.wait_for_state(opened.workflow_id, {"drafting"})
+    await stack.wait(opened.workflow_id, {"drafting"})

@@ -174,14 +174,14 @@ receivers:
 
             metric.value = 7  # the service starts failing
             workflow_id = await find_postmortem(stack, service)
-            status = await stack.postmortems.wait_for_state(workflow_id, {"awaiting_resolution"}, within=30)
+            status = await stack.wait(workflow_id, {"awaiting_resolution"}, within=30)
             assert status.incident.source == "alertmanager"
             assert status.severity == "SEV1" and status.incident.team == "payments"
             assert status.incident.title == f"{service} is failing requests"
             assert status.incident.payload_ref is not None
 
             metric.value = 0  # it recovers: Prometheus resolves, Alertmanager sends the resolved notification
-            status = await stack.postmortems.wait_for_state(workflow_id, {"drafting"}, within=60)
+            status = await stack.wait(workflow_id, {"drafting"}, within=60)
             assert status.incident.resolved_at is not None
             assert status.incident.resolved_at >= status.incident.started_at
             assert await find_postmortem(stack, service) == workflow_id  # still exactly one
