@@ -103,7 +103,9 @@ def _translate(err: BaseException, workflow_id: str) -> Exception:
         if err.status == RPCStatusCode.FAILED_PRECONDITION:
             return Rejected(f"{workflow_id} is no longer running: {err.message}")
         return Rejected(err.message)
-    return Unavailable(str(err)) if isinstance(err, OSError) else Rejected(str(err))
+    if isinstance(err, OSError | RuntimeError):  # a lazy client that cannot connect raises RuntimeError
+        return Unavailable(str(err))
+    return Rejected(str(err))
 
 
 class Postmortems:
@@ -125,7 +127,7 @@ class Postmortems:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 search_attributes=sa_initial(incident, rules),
             )
-        except (RPCError, OSError) as err:
+        except (RPCError, OSError, RuntimeError) as err:
             raise _translate(err, workflow_id) from err
         response = getattr(handle, "_start_workflow_response", None)
         created = bool(getattr(response, "started", True))
@@ -139,20 +141,20 @@ class Postmortems:
     async def status(self, workflow_id: str) -> PostmortemStatus:
         try:
             return await self.handle(workflow_id).query(PostmortemWorkflow.status)
-        except (RPCError, OSError) as err:
+        except (RPCError, OSError, RuntimeError) as err:
             raise _translate(err, workflow_id) from err
 
     async def progress(self, workflow_id: str) -> Progress:
         """Where the postmortem is now, cheaply (for polling)."""
         try:
             return await self.handle(workflow_id).query(PostmortemWorkflow.progress)
-        except (RPCError, OSError) as err:
+        except (RPCError, OSError, RuntimeError) as err:
             raise _translate(err, workflow_id) from err
 
     async def action_state(self, action_workflow_id: str) -> ActionItemState:
         try:
             return await self.handle(action_workflow_id).query(ActionItemWorkflow.state)
-        except (RPCError, OSError) as err:
+        except (RPCError, OSError, RuntimeError) as err:
             raise _translate(err, action_workflow_id) from err
 
     async def list(self, query: str | None = None, limit: int = 200) -> list[Listed]:
@@ -175,7 +177,7 @@ class Postmortems:
                         running=wf.status == WorkflowExecutionStatus.RUNNING,
                     )
                 )
-        except (RPCError, OSError) as err:
+        except (RPCError, OSError, RuntimeError) as err:
             if isinstance(err, RPCError) and err.status == RPCStatusCode.INVALID_ARGUMENT:
                 raise Rejected(f"the list query is not valid: {err.message}") from err
             raise _translate(err, "list") from err
@@ -187,7 +189,7 @@ class Postmortems:
         handle = self.handle(workflow_id)
         try:
             result: T = await handle.execute_update(name, arg, result_type=result_type)
-        except (WorkflowUpdateFailedError, RPCError, OSError) as err:
+        except (WorkflowUpdateFailedError, RPCError, OSError, RuntimeError) as err:
             if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
                 await self._raise_if_finished(handle)
             raise _translate(err, workflow_id) from err

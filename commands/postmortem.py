@@ -121,7 +121,9 @@ def parse_when(value: str, *, future: bool = False) -> datetime:
 
 
 @click.command("start")
-@click.option("--title", required=True, help="what happened, in a line")
+@click.option("--title", help="what happened, in a line (required unless --from-alert)")
+@click.option("--from-alert", "from_alert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="start from a saved alert payload, as the intake would (same as `afterword replay-alert`)")
 @click.option("--severity", default="", help="e.g. SEV2; omitted: the policy maps it from --label severity=...")
 @click.option("--service", default="unknown", show_default=True)
 @click.option("--key", help="the incident's key (default: a new one); the same key reaches the same postmortem")
@@ -135,11 +137,20 @@ def parse_when(value: str, *, future: bool = False) -> datetime:
 @click.option("--force", is_flag=True, help="open one even if the policy says no postmortem is needed")
 @by_option
 @json_option
-def start_cmd(title: str, severity: str, service: str, key: str | None, org: str | None, team: str | None,
-              description: str, started: str | None, resolved: str | None, security: bool, labels: tuple[str, ...],
-              force: bool, by: str, as_json: bool) -> None:
-    """Open a postmortem by hand (idempotent per --key)."""
+@click.pass_context
+def start_cmd(ctx: click.Context, title: str | None, from_alert: Path | None, severity: str, service: str,
+              key: str | None, org: str | None, team: str | None, description: str, started: str | None,
+              resolved: str | None, security: bool, labels: tuple[str, ...], force: bool, by: str,
+              as_json: bool) -> None:
+    """Open a postmortem by hand (idempotent per --key), or from a saved alert payload."""
+    from afterword.commands.intake import replay_alert_cmd
     from afterword.intake.api import open_postmortem
+
+    if from_alert is not None:
+        ctx.invoke(replay_alert_cmd, file=from_alert, source=None, org=org, url=None, headers=(), as_json=as_json)
+        return
+    if not title:
+        raise click.UsageError("give --title (what happened), or --from-alert FILE")
 
     label_map: dict[str, str] = {}
     for item in labels:

@@ -97,5 +97,10 @@ def test_a_person_drives_a_postmortem_from_the_command_line(cli: Any, tmp_path: 
     cli("waive", wid, "--by", "bob", "--reason", "duplicate of the storage incident reviewed last week")
     wait_status(cli, wid, lambda s: s["state"] == "waived")
 
+    alert = Path(__file__).resolve().parents[2] / "examples" / "alerts" / "alertmanager-firing.json"
+    replayed = json.loads(cli("start", "--from-alert", str(alert), "--json").stdout)
+    assert replayed["workflow_id"].startswith("pm-default-") and replayed["action"] in ("started", "matched")
+    assert cli("start", ok=False).returncode == 2  # neither --title nor --from-alert
+
     missing = cli("status", "pm-default-no-such-incident", ok=False)
     assert missing.returncode == 1 and "afterword list" in missing.stderr
