@@ -29,27 +29,12 @@ import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
-from afterword.policies.gates_schema import Audience, RedactionPolicy
+from afterword.policies.gates_schema import Audience, PersonalCategory, RedactionPolicy, SecretCategory
 
-SECRET_CATEGORIES: tuple[str, ...] = (
-    "aws-access-key",
-    "aws-secret-key",
-    "github-token",
-    "slack-token",
-    "slack-webhook",
-    "stripe-key",
-    "google-api-key",
-    "npm-token",
-    "jwt",
-    "private-key",
-    "url-password",
-    "password-assignment",
-    "bearer-token",
-    "secret-assignment",
-)
-PERSONAL_CATEGORIES: tuple[str, ...] = ("email", "ipv4", "ipv6", "phone", "card", "person")
+SECRET_CATEGORIES: tuple[str, ...] = get_args(SecretCategory)
+PERSONAL_CATEGORIES: tuple[str, ...] = get_args(PersonalCategory)
 EXTERNAL_CATEGORIES: tuple[str, ...] = ("hostname", "term")
 
 Source = Literal["raw", "lower", "dec", "hex"]

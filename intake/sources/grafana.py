@@ -8,11 +8,11 @@ group key, so two Grafana orgs with equally named groups never share a postmorte
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from afterword.intake.sources import alertmanager
 from afterword.intake.sources.alertmanager import title_for
 from afterword.intake.sources.base import (
     MAX_DESCRIPTION,
@@ -32,15 +32,9 @@ from afterword.intake.sources.base import (
 NAME = "grafana"
 
 
-class Alert(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    status: str = Field(pattern="^(firing|resolved)$")
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
-    generatorURL: str | None = None
-    fingerprint: str | None = None
+class Alert(alertmanager.Alert):
+    """Grafana's alerts are Alertmanager's, with links to the dashboard and the values that fired."""
+
     dashboardURL: str | None = None
     panelURL: str | None = None
     values: dict[str, Any] | None = None
