@@ -207,6 +207,16 @@ class Postmortems:
     async def resolve(self, workflow_id: str, req: ResolveRequest) -> UpdateResult:
         return await self._update(workflow_id, "resolve", req, UpdateResult)
 
+    async def record_resolution(self, workflow_id: str, req: ResolveRequest) -> None:
+        """Resolve without waiting for a worker (a signal, durable once Temporal has it): for alert
+        systems, which only need to know the resolution is recorded. Idempotent like `resolve`."""
+        try:
+            await self.handle(workflow_id).signal("resolved", req)
+        except (RPCError, OSError, RuntimeError) as err:
+            if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
+                await self._raise_if_finished(self.handle(workflow_id))
+            raise _translate(err, workflow_id) from err
+
     async def reopen(self, workflow_id: str, req: Actor) -> UpdateResult:
         return await self._update(workflow_id, "reopen", req, UpdateResult)
 

@@ -68,5 +68,5 @@ async def resolve_postmortem(
 
     workflow_id = postmortem_id(org, key)
     request = ResolveRequest(by=by, resolved_at=resolved_at or datetime.now(UTC))
-    await Postmortems(client, settings).resolve(workflow_id, request)
+    await Postmortems(client, settings).record_resolution(workflow_id, request)
     return workflow_id

@@ -77,7 +77,7 @@ class Starter(Protocol):
     """What the intake needs of the client facade (`afterword.client.Postmortems`)."""
 
     async def open(self, incident: Incident, rules: PostmortemRules, opened_by: str = ...) -> OpenedLike: ...
-    async def resolve(self, workflow_id: str, req: ResolveRequest) -> Any: ...
+    async def record_resolution(self, workflow_id: str, req: ResolveRequest) -> Any: ...
     async def reopen(self, workflow_id: str, req: Actor) -> Any: ...
     async def status(self, workflow_id: str) -> PostmortemStatus: ...
 
@@ -371,7 +371,9 @@ class Dispatcher:
         at = n.resolved_at or datetime.now(UTC)
         episode.resolving_at = at
         try:
-            await self.starter.resolve(episode.workflow_id, ResolveRequest(by=f"intake:{n.source}", resolved_at=at))
+            await self.starter.record_resolution(
+                episode.workflow_id, ResolveRequest(by=f"intake:{n.source}", resolved_at=at)
+            )
         except self.errors.rejected as exc:
             return Outcome(action="matched", workflow_id=episode.workflow_id, note=f"not resolved: {exc}")
         finally:

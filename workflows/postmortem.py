@@ -461,6 +461,20 @@ class PostmortemWorkflow:
 
     @workflow.update
     async def resolve(self, req: ResolveRequest) -> UpdateResult:
+        return self._resolve(req)
+
+    @resolve.validator
+    def _validate_resolve(self, req: ResolveRequest) -> None:
+        self._open()
+
+    @workflow.signal(name="resolved")
+    def resolved(self, req: ResolveRequest) -> None:
+        """Resolution from alert systems: a signal is durable once the server has it, so the intake can
+        answer without waiting for a worker; it means the same as the `resolve` update."""
+        if self.state not in TERMINAL:
+            self._resolve(req)
+
+    def _resolve(self, req: ResolveRequest) -> UpdateResult:
         if self.facts.incident_resolved:  # alert systems resend: resolving twice is a no-op
             return UpdateResult(state=self.state.value, message="already resolved")
         at = self._resolution_time(req.resolved_at)
@@ -472,10 +486,6 @@ class PostmortemWorkflow:
         if self.state not in (State.TRIGGERED, State.PRESERVING):  # else the run loop does, after sealing
             self._reach(Milestone.RESOLVED, at)
         return UpdateResult(state=self.state.value, message=f"resolved at {at.isoformat()}; the draft clock runs")
-
-    @resolve.validator
-    def _validate_resolve(self, req: ResolveRequest) -> None:
-        self._open()
 
     @workflow.update
     async def reopen(self, req: Actor) -> UpdateResult:

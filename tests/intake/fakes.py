@@ -57,7 +57,7 @@ class FakeStarter:
         self.workflows[workflow_id] = {"state": "awaiting_resolution", "incident": incident, "rules": rules}
         return FakeOpened(workflow_id, True)
 
-    async def resolve(self, workflow_id: str, req: ResolveRequest) -> None:
+    async def record_resolution(self, workflow_id: str, req: ResolveRequest) -> None:
         self._check()
         self.calls.append(("resolve", workflow_id))
         wf = self.workflows[workflow_id]

@@ -186,9 +186,9 @@ async def test_repeats_do_not_queue_behind_a_resolve_but_a_new_firing_does(
     release = asyncio.Event()
 
     class SlowResolve(FakeStarter):
-        async def resolve(self, workflow_id, req):  # type: ignore[no-untyped-def]
+        async def record_resolution(self, workflow_id, req):  # type: ignore[no-untyped-def]
             await release.wait()
-            await super().resolve(workflow_id, req)
+            await super().record_resolution(workflow_id, req)
 
     slow = SlowResolve()
     d = dispatcher(slow, tmp_path)

@@ -314,3 +314,14 @@ async def test_required_role_must_be_among_the_approvers(postmortems: Postmortem
     assert status.approvals == ["ravi", "rita"]
     result = await postmortems.approve(wid, ApproveRequest(by="sam"))
     assert result.state == "redacting"
+
+
+async def test_alert_systems_resolve_by_signal_idempotently(postmortems: Postmortems) -> None:
+    wid = (await postmortems.open(make_incident(key()), make_rules())).workflow_id
+    request = ResolveRequest(by="intake:alertmanager")
+    await postmortems.record_resolution(wid, request)  # acknowledged by the server, no worker needed
+    await postmortems.record_resolution(wid, request)  # a resent notification changes nothing
+    status = await until(postmortems, wid, lambda s: s.state == "drafting")
+    assert [a.event for a in status.audit].count("incident resolved") == 1
+    draft = clock(status, "draft")
+    assert status.incident.resolved_at is not None and draft.due_at == status.incident.resolved_at + timedelta(hours=72)
