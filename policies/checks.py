@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from afterword.policies.durations import Span, parse_duration
-from afterword.policies.integrations import ADAPTERS, secret_problems
+from afterword.policies.integrations import ADAPTERS, PLANNED, secret_problems
 from afterword.policies.schema import Policy
 from afterword.workflows.models import Milestone
 
@@ -261,6 +261,10 @@ def _integrations(policy: Policy) -> Found:
         adapters = ADAPTERS.get(concern)
         if adapters is None:
             yield ("integrations", concern), _known([concern], "integration concern", sorted(ADAPTERS))
+        elif integration.adapter in PLANNED.get(concern, ()):
+            yield ("integrations", concern, "adapter"), (
+                f"adapter {integration.adapter!r} for {concern} is not available in this release; "
+                f"available: {', '.join(adapters)}")
         elif integration.adapter not in adapters:
             yield ("integrations", concern, "adapter"), _known(
                 [integration.adapter], f"adapter for {concern}", list(adapters))

@@ -12,13 +12,22 @@ from typing import Any
 # concern -> adapters afterword can run for it (the first is the embedded default).
 ADAPTERS: dict[str, tuple[str, ...]] = {
     "alerts": ("webhook", "alertmanager", "pagerduty", "grafana", "opsgenie", "generic"),
-    "evidence": ("directory", "s3"),
+    "evidence": ("directory",),
     "metrics": ("prometheus",),
-    "logs": ("file",),
-    "archive": ("git", "confluence"),
-    "tickets": ("builtin", "github", "jira", "linear"),
-    "notifications": ("outbox", "slack", "smtp"),
-    "validation": ("prometheus", "http", "manual"),
+    "logs": ("file", "http_json"),
+    "archive": ("git",),
+    "tickets": ("builtin",),
+    "notifications": ("outbox",),
+    "validation": ("manual",),
+}
+# adapters the design names that this release does not have: a policy choosing one is refused rather than
+# silently served by the default
+PLANNED: dict[str, tuple[str, ...]] = {
+    "evidence": ("s3",),
+    "archive": ("confluence",),
+    "tickets": ("github", "jira", "linear"),
+    "notifications": ("slack", "smtp"),
+    "validation": ("prometheus", "http"),
 }
 
 SECRET_KEY = re.compile(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from afterword.policies import load_policy
+from afterword.policies import PolicyError, load_policy
 from afterword.policies.integrations import SecretError, resolve_secret, resolve_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
@@ -32,7 +32,15 @@ def test_unresolvable_references_say_why(ref: str, fragment: str) -> None:
 
 def test_example_settings_hold_only_references() -> None:
     policy = load_policy(EXAMPLES / "fintech.toml")
-    settings = policy.integrations["evidence"].settings
-    assert settings["secret_access_key"] == "env:EVIDENCE_AWS_SECRET_ACCESS_KEY"
-    resolved = resolve_settings(settings, {"EVIDENCE_AWS_ACCESS_KEY_ID": "id", "EVIDENCE_AWS_SECRET_ACCESS_KEY": "k"})
-    assert resolved["secret_access_key"] == "k" and resolved["bucket"] == "fintech-incident-evidence"
+    settings = policy.integrations["metrics"].settings
+    assert settings["bearer_token"] == "env:PROMETHEUS_TOKEN"
+    resolved = resolve_settings(settings, {"PROMETHEUS_TOKEN": "t0ken"})
+    assert resolved["bearer_token"] == "t0ken" and resolved["url"] == "https://prometheus.fintech.internal"
+
+
+def test_an_adapter_this_release_lacks_is_refused_not_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "acme.toml"
+    path.write_text('extends = "default"\norg = "acme"\n[integrations.tickets]\nadapter = "jira"\n')
+    with pytest.raises(PolicyError, match="adapter 'jira' for tickets is not available in this release; "
+                                         "available: builtin"):
+        load_policy(path)
