@@ -613,10 +613,12 @@ class Redactor:
                 rx = _rx(b"(?:" + names + rb")(?![\w@-]|\.\w)")
                 passes.append(_Pass("person", "raw", rx, self._person_handler(0)))
         if settings.hostnames and policy.internal_domains and "hostname" not in disabled:
-            for domain in sorted(policy.internal_domains, key=len, reverse=True):
-                # one literal-led pass per domain: ".internal" is rare, "." alone is everywhere
-                rx = _rx(rb"\." + re.escape(domain.encode()) + rb"(?![a-z0-9_-]|\.[a-z0-9])")
-                passes.append(_Pass("hostname", "lower", rx, _hostname))
+            # one pass for every internal domain (measured: a third of the time of one pass per domain,
+            # dots being common but an alternation of rare suffixes quick to refuse)
+            domains = b"|".join(re.escape(d.lower().encode()) for d in sorted(policy.internal_domains, key=len,
+                                                                                reverse=True))
+            rx = _rx(rb"\.(?:" + domains + rb")(?![a-z0-9_-]|\.[a-z0-9])")
+            passes.append(_Pass("hostname", "lower", rx, _hostname))
         if settings.terms and policy.terms and "term" not in disabled:
             for group in _by_prefix([t.lower().encode() for t in policy.terms]):
                 if len(group) == 1:

@@ -7,7 +7,8 @@ approved -> redaction accepted -> published -> each item completed and validated
 The baseline, in the same run on the same server and worker process, is a bare workflow that performs
 the same number of activities, timers, updates and child workflows (children that take two updates, keep
 two timers and signal their parent after each update, as action items do), driven by the same client calls
-and the same polling; its activities do nothing, and it keeps no search attributes. The ratio lifecycles/s over baseline/s says what afterword's own work costs on top of Temporal.
+and the same polling; its activities do nothing, and it keeps no search attributes. The ratio
+lifecycles/s over baseline/s says what afterword's own work costs on top of Temporal.
 """
 
 from __future__ import annotations
