@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
@@ -80,12 +81,14 @@ def written_draft(rendered: str, root_cause: str) -> str:
     return f"{header}\n\n{body}\n"
 
 
-async def _until(pm: Postmortems, wid: str, check: object, what: str, within: float = 60.0) -> PostmortemStatus:
+async def _until(
+    pm: Postmortems, wid: str, check: Callable[[PostmortemStatus], object], what: str, within: float = 60.0
+) -> PostmortemStatus:
     loop = asyncio.get_running_loop()
     end = loop.time() + within
     while True:
         status = await pm.status(wid)
-        if callable(check) and check(status):
+        if check(status):
             return status
         if loop.time() > end:
             raise TimeoutError(
@@ -121,20 +124,20 @@ async def run_demo(client: Client, settings: Settings, org: str = "demo") -> Pos
     draft = next(d for d in status.deadlines if d.name == "draft")
     _say(f"resolved -> drafting; draft due {draft.due_at:%Y-%m-%d %H:%M} UTC (72 h after resolution)")
 
-    due = datetime.now(UTC)
+    today = datetime.now(UTC)
     for title, owner, days, kind, criterion in [
         ("Add a lower bound to the pool size in the config schema", OWNER, 14, ActionType.PREVENT,
          "configs with a pool size below 10 fail CI"),
         ("Send canary traffic through the payments path", REVIEWER, 28, ActionType.MITIGATE,
          "the canary error rate includes payments requests"),
     ]:
-        spec = ActionItemSpec(title=title, owner=owner, due=due + timedelta(days=days), type=kind,
+        spec = ActionItemSpec(title=title, owner=owner, due=today + timedelta(days=days), type=kind,
                               success_criterion=criterion, ticket=None)
         await pm.add_action(wid, AddActionRequest(by=OWNER, item=spec))
     await _until(pm, wid, lambda s: len(s.action_items) == 2, "two action items")
     _say("two action items added, each tracked by its own workflow with reminders and escalation")
 
-    # the owner re-renders nothing: they edit the working copy; here the script writes the sections
+    # a person edits the rendered working copy (`afterword draft show ID --out f.md`); the demo writes it
     rendered = store.get_text(status.draft_ref or "")
     status = await pm.status(wid)
     rendered_with_items = rendered.replace(_section(rendered, "Action items"), _items_table(status))
