@@ -20,10 +20,10 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from afterword.policies.schema import DEFAULT_ACTION_FIELDS, DEFAULT_PLACEHOLDERS
 from afterword.workflows.models import Finding
 
-DEFAULT_PLACEHOLDERS: tuple[str, ...] = ("TBD", "TODO", "<fill in>", "N/A", "...")
-DEFAULT_ITEM_FIELDS: tuple[str, ...] = ("owner", "due", "success_criterion")
+DEFAULT_ITEM_FIELDS: tuple[str, ...] = DEFAULT_ACTION_FIELDS
 
 _COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "owner": ("owner", "owners", "assignee", "assigned to", "who", "responsible"),

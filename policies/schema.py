@@ -328,6 +328,11 @@ DEFAULT_SECTIONS = [
 ]
 
 
+# the document and action-item defaults the completeness gate also falls back to
+DEFAULT_PLACEHOLDERS: tuple[str, ...] = ("TBD", "TODO", "<fill in>", "N/A", "...")
+ActionField = Literal["owner", "due", "success_criterion", "ticket", "type"]
+DEFAULT_ACTION_FIELDS: tuple[ActionField, ...] = ("owner", "due", "success_criterion")
+
 class DocumentPolicy(Section):
     template: str = Field(
         default="default.md",
@@ -341,7 +346,7 @@ class DocumentPolicy(Section):
         default_factory=lambda: list(DEFAULT_SECTIONS), description="sections a draft must fill"
     )
     placeholders: list[str] = Field(
-        default_factory=lambda: ["TBD", "TODO", "<fill in>", "N/A", "..."],
+        default_factory=lambda: list(DEFAULT_PLACEHOLDERS),
         description="texts that count as an empty section",
     )
     by_severity: dict[str, DocumentSeverity] = Field(default_factory=dict, description="per-severity changes")
@@ -351,8 +356,8 @@ class ActionItemPolicy(Section):
     types: list[str] = Field(
         default_factory=lambda: ["mitigate", "prevent", "process"], description="allowed action item types"
     )
-    required_fields: list[Literal["owner", "due", "success_criterion", "ticket", "type"]] = Field(
-        default_factory=lambda: ["owner", "due", "success_criterion"],  # type: ignore[arg-type]
+    required_fields: list[ActionField] = Field(
+        default_factory=lambda: list(DEFAULT_ACTION_FIELDS),
         description="fields every action item must have",
     )
     default_due: dict[str, Duration] = Field(
