@@ -6,6 +6,7 @@ Every command that reads or moves evidence writes a line to the postmortem's cha
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sys
@@ -33,6 +34,7 @@ from afterword.activities.evidence_store import (
 from afterword.activities.store import ContentStore
 from afterword.activities.timeline import reconstruct_timeline, render_markdown
 from afterword.settings import Settings
+from afterword.workflows.models import TimelineEdit
 
 by_option = click.option(
     "--by", default=None, help="who is acting (recorded in the chain of custody); default: user@host"
@@ -330,17 +332,37 @@ def purge_command(older_than: str, dry_run: bool, by: str | None, as_json: bool)
 )
 @json_option
 def timeline(postmortem_id: str, skew_tolerance: float | None, as_json: bool) -> None:
-    """The timeline reconstructed from the current manifest (people's edits live in the workflow)."""
+    """The timeline reconstructed from the current manifest, with people's edits (`afterword timeline add|
+    correct|remove`) applied; those live in the postmortem workflow, so they need Temporal to be reachable."""
     from datetime import timedelta
 
     _, archive = _archive(postmortem_id)
     ref, _ = _head_manifest(archive)
+    edits = _timeline_edits(postmortem_id)
     try:
         tolerance = None if skew_tolerance is None else timedelta(seconds=skew_tolerance)
-        rows = reconstruct_timeline(archive.store, ref, [], skew_tolerance=tolerance)
+        rows = reconstruct_timeline(archive.store, ref, edits, skew_tolerance=tolerance)
     except EvidenceError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         _echo_json([r.model_dump(mode="json") for r in rows])
     else:
         click.echo(render_markdown(rows), nl=False)
+
+
+def _timeline_edits(postmortem_id: str) -> list[TimelineEdit]:
+    """People's corrections, from the workflow; without Temporal, the evidence alone (and a note saying so)."""
+    from afterword.client import NotFound, Postmortems, Unavailable
+    from afterword.connection import TemporalConnectionError, connect
+
+    settings = Settings.from_env()
+
+    async def fetch() -> list[TimelineEdit]:
+        client = await connect(settings)
+        return (await Postmortems(client, settings).status(postmortem_id)).timeline_edits
+
+    try:
+        return asyncio.run(fetch())
+    except (TemporalConnectionError, Unavailable, NotFound) as exc:
+        click.echo(f"note: people's timeline edits not applied ({exc})", err=True)
+        return []

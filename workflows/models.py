@@ -440,6 +440,7 @@ class PostmortemStatus(Model):
     action_items: list[ActionItemState]
     waiver_reason: str | None
     audit: list[AuditEntry]
+    timeline_edits: list[TimelineEdit] = Field(default_factory=list)
 
 
 ActionItemInput.model_rebuild()

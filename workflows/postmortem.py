@@ -717,6 +717,7 @@ class PostmortemWorkflow:
             action_items=list(self.items.values()),
             waiver_reason=self.waiver_reason,
             audit=self.audit,
+            timeline_edits=self.timeline_edits,
         )
 
     @workflow.query

@@ -73,6 +73,10 @@ def test_a_person_drives_a_postmortem_from_the_command_line(cli: Any, tmp_path: 
     status = wait_status(cli, wid, lambda s: s["state"] == "drafting" and s["draft_ref"])
     assert [d["name"] for d in status["deadlines"] if d["name"] == "draft"]
 
+    cli("timeline", "add", wid, "--at", "2026-11-20T09:30:00Z", "--event", "Disk usage alert acknowledged")
+    shown = cli("evidence", "timeline", wid)  # people's edits are applied to the reconstructed timeline
+    assert "Disk usage alert acknowledged" in shown.stdout, shown.stdout + shown.stderr
+
     draft = tmp_path / "draft.md"
     cli("draft", "show", wid, "--out", str(draft))
     assert "## Root cause analysis" in draft.read_text()
