@@ -362,6 +362,13 @@ def _timeline_edits(postmortem_id: str) -> list[TimelineEdit]:
         return (await Postmortems(client, settings).status(postmortem_id)).timeline_edits
 
     try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: a command line, no loop yet
+        pass
+    else:  # called from inside an event loop (an embedding program): it cannot block on Temporal here
+        click.echo("note: people's timeline edits not applied (called inside a running event loop)", err=True)
+        return []
+    try:
         return asyncio.run(fetch())
     except (TemporalConnectionError, Unavailable, NotFound) as exc:
         click.echo(f"note: people's timeline edits not applied ({exc})", err=True)
