@@ -29,6 +29,7 @@ from afterword.activities.adapters.base import (
     utc,
 )
 from afterword.activities.adapters.config import EvidencePolicy
+from afterword.activities.adapters.deploys import deploy_source
 from afterword.activities.adapters.registry import select_sources
 from afterword.activities.evidence_store import (
     EvidenceArchive,
@@ -500,6 +501,9 @@ async def capture(
         payload_ref = req.incident.payload_ref
         payload = await asyncio.to_thread(store.get, payload_ref) if payload_ref and store.exists(payload_ref) else None
         sources = select_sources(policy, req.incident, payload)
+        deploys = deploy_source(settings.evidence_dir, req.incident)
+        if deploys is not None:
+            sources.append(deploys)
     who = collector or f"afterword-worker {default_identity()}"
     return await Capture(settings, store, req, policy, sources, who).run()
 

@@ -11,6 +11,7 @@ retries; bad input of any kind is a 4xx and starts nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -126,6 +127,30 @@ async def _alert(request: web.Request) -> web.Response:
     return web.json_response(outcome.model_dump(mode="json"), status=202)
 
 
+async def _deploy(request: web.Request) -> web.Response:
+    """A deploy pipeline reports a deploy: kept as evidence for incidents of that service (authenticated
+    like the generic alert source)."""
+    from pydantic import ValidationError
+
+    from afterword.activities.adapters.deploys import DeployEvent, record_deploy
+
+    state = request.app[STATE]
+    org = request.match_info.get("org") or request.query.get("org") or state.settings.default_org
+    state.policies.check_org(org)
+    body = await _read_body(request, state.config.max_body_bytes)
+    verify(state.credentials["generic"], request.headers, body)
+    if not _is_json(request.content_type):
+        raise UnsupportedMediaType(f"content type {request.content_type!r} is not accepted; send application/json")
+    try:
+        event = DeployEvent.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise Malformed(f"deploy event {where}: {first['msg']} (schema afterword.deploy/v1)") from None
+    record = await asyncio.to_thread(record_deploy, state.settings.evidence_dir, org, event)
+    return web.json_response({"action": "recorded", "deploy": record}, status=202)
+
+
 async def _healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     enabled = [name for name in SOURCES if state.config.source(name).enabled]
@@ -170,6 +195,8 @@ def build_app(
     app.router.add_get("/v1/schemas/afterword.alert/v1", _generic_schema)
     app.router.add_post("/v1/alerts/{source}", _alert)
     app.router.add_post("/v1/orgs/{org}/alerts/{source}", _alert)
+    app.router.add_post("/v1/deploys", _deploy)
+    app.router.add_post("/v1/orgs/{org}/deploys", _deploy)
     return app
 
 
