@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -115,8 +115,19 @@ class Postmortems:
 
     # ------------------------------------------------------------------ start
 
-    async def open(self, incident: Incident, rules: PostmortemRules, opened_by: str = "afterword") -> Opened:
-        """Start the incident's postmortem, or find the one already running for it (idempotent)."""
+    async def open(
+        self,
+        incident: Incident,
+        rules: PostmortemRules,
+        opened_by: str = "afterword",
+        start_delay: timedelta | None = None,
+    ) -> Opened:
+        """Start the incident's postmortem, or find the one already running for it (idempotent).
+
+        `start_delay` postpones the new postmortem's first steps (the trigger-time evidence capture), not
+        its existence: it is durable, listed and signalled at once. The intake uses it to spread a storm
+        of new incidents; an existing postmortem is found as always, undelayed.
+        """
         workflow_id = postmortem_id(incident.org, incident.key)
         try:
             handle = await self.client.start_workflow(
@@ -126,6 +137,7 @@ class Postmortems:
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 search_attributes=sa_initial(incident, rules),
+                start_delay=start_delay if start_delay and start_delay > timedelta(0) else None,
             )
         except (RPCError, OSError, RuntimeError) as err:
             raise _translate(err, workflow_id) from err

@@ -111,9 +111,19 @@ class IntakeConfig(BaseModel):
         description="a repeat firing of an incident whose postmortem Temporal acknowledged less than this ago "
         "is answered without another call; 0 sends every notification to Temporal",
     )
+    pace_starts_per_second: float = Field(
+        default=2.0,
+        ge=0,
+        description="in a storm of new incidents, the rate at which new postmortems take their first steps "
+        "(the trigger-time capture); each exists at once, only its first steps wait; 0: no pacing",
+    )
+    pace_burst: int = Field(default=1, ge=1, description="new postmortems of a storm that start undelayed")
+    pace_max_delay: timedelta = Field(
+        default=timedelta(minutes=2), description="the longest a paced postmortem's first steps wait"
+    )
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
-    @field_validator("temporal_timeout", "dedupe_ttl", "trust_for", mode="before")
+    @field_validator("temporal_timeout", "dedupe_ttl", "trust_for", "pace_max_delay", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)

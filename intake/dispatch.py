@@ -3,9 +3,10 @@
 The decisions, in order:
 1. a delivery already answered (PagerDuty `X-Webhook-Id`, otherwise the body's sha256) is answered
    again from memory, and concurrent copies of one delivery share one piece of work;
-2. the raw payload goes into the content store first (the postmortem's first evidence);
-3. the policy decides required / optional / none and why; `none` starts nothing;
-4. firing: start the postmortem or match the running one (an idempotent start, no status query);
+2. the policy decides required / optional / none and why; `none` starts nothing;
+3. firing: start the postmortem or match the running one (an idempotent start, no status query); the
+   raw payload goes into the content store before the start, as the postmortem's first evidence, and a
+   storm of new incidents has its first steps paced (`StartPacer`);
    resolved: resolve it (idempotent), which starts the draft clock;
 5. a new firing after resolution (its alerts started after the postmortem's resolution) within the
    policy's flap window reopens the postmortem; later than that it is a recurrence and gets a
@@ -13,8 +14,10 @@ The decisions, in order:
 
 Per incident, decisions run one at a time (a lock per key), so a firing and a resolve racing in
 from an alert storm are applied in arrival order. What the intake learned about each incident is
-kept in a bounded cache; it is only a shortcut — Temporal remains the truth, and every answer is
-given only after Temporal acknowledged the start or update.
+kept in a bounded cache; it is only a shortcut — Temporal remains the truth, and every answer that
+changes something is given only after Temporal acknowledged the start or update. A repeat that
+carries nothing new (a firing none of whose alerts started later than those already acknowledged)
+is answered from the cache: whatever happened to the postmortem since, its answer would be the same.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from temporalio.service import RPCError
 
 from afterword.activities.store import ContentStore
 from afterword.intake.errors import Malformed, TemporalUnavailable
+from afterword.intake.pacing import StartPacer
 from afterword.intake.sources.base import Notification, Status
 from afterword.workflows.identity import postmortem_id
 from afterword.workflows.models import (
@@ -76,7 +80,9 @@ class OpenedLike(Protocol):
 class Starter(Protocol):
     """What the intake needs of the client facade (`afterword.client.Postmortems`)."""
 
-    async def open(self, incident: Incident, rules: PostmortemRules, opened_by: str = ...) -> OpenedLike: ...
+    async def open(
+        self, incident: Incident, rules: PostmortemRules, opened_by: str = ..., start_delay: timedelta | None = ...
+    ) -> OpenedLike: ...
     async def record_resolution(self, workflow_id: str, req: ResolveRequest) -> Any: ...
     async def reopen(self, workflow_id: str, req: Actor) -> Any: ...
     async def status(self, workflow_id: str) -> PostmortemStatus: ...
@@ -110,6 +116,31 @@ class Episode:
     terminal: bool = False
     confirmed: float = field(default_factory=time.monotonic)  # when Temporal last acknowledged it
     resolving_at: datetime | None = None  # a resolve with this time is on its way to Temporal
+    newest_start: datetime | None = None  # the latest alert start of any firing already answered
+
+    def saw(self, n: Notification) -> None:
+        if self.newest_start is None or n.latest_start > self.newest_start:
+            self.newest_start = n.latest_start
+
+    def is_news(self, n: Notification) -> bool:
+        """Whether this firing could change the answer: a reopen, or an alert newer than any seen."""
+        return n.status is Status.REOPENED or self.newest_start is None or n.latest_start > self.newest_start
+
+
+class Payload:
+    """The delivery's raw bytes, stored once they become a postmortem's evidence (before its start):
+    repeats answered from the cache leave nothing behind in the store."""
+
+    def __init__(self, body: bytes, store: ContentStore) -> None:
+        self.body = body
+        self.store = store
+        self.ref = hashlib.sha256(body).hexdigest()
+        self.stored = False
+
+    async def keep(self) -> None:
+        if not self.stored:
+            await asyncio.to_thread(self.store.put_bytes, self.body)
+            self.stored = True
 
 
 class Errors:
@@ -168,6 +199,7 @@ class Dispatcher:
         trust_for: timedelta = timedelta(seconds=10),
         errors: Errors | None = None,
         cache_limit: int = 20_000,
+        pacer: StartPacer | None = None,
     ) -> None:
         self.starter = starter
         self.policies = policies
@@ -180,6 +212,7 @@ class Dispatcher:
         self._locks: dict[str, asyncio.Lock] = {}
         self._episodes: OrderedDict[str, Episode] = OrderedDict()
         self._cache_limit = cache_limit
+        self.pacer = pacer or StartPacer(0, 1, timedelta(0))
 
     # ------------------------------------------------------------------ entry point
 
@@ -211,18 +244,18 @@ class Dispatcher:
         return outcome
 
     async def _accept_once(self, org: str, notification: Notification, body: bytes) -> Outcome:
-        payload_ref = await asyncio.to_thread(self.store.put_bytes, body)
         if notification.status is Status.IGNORED:
             log.info("%s delivery ignored: %s", notification.source, notification.note)
-            return Outcome(action="ignored", payload_ref=payload_ref, note=notification.note)
-        assessment = self.policies.assess(org, notification, payload_ref)
+            return Outcome(action="ignored", note=notification.note)
+        payload = Payload(body, self.store)
+        assessment = self.policies.assess(org, notification, payload.ref)
         early = self._repeat_during_resolve(org, notification, assessment)
         if early is not None:
-            return self._finish(notification, assessment, early, payload_ref)
+            return self._finish(notification, assessment, early, payload)
         lock = self._lock_for(self._cache_key(org, notification.key))
         try:
             async with asyncio.timeout(self.timeout), lock:
-                outcome = await self._apply(org, notification, assessment)
+                outcome = await self._apply(org, notification, assessment, payload)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             # the update's wait was cut short by our deadline: unknown whether it applied, so the
             # sender retries, and the retry is idempotent (resolve twice is a no-op)
@@ -237,7 +270,7 @@ class Dispatcher:
             if "client connect" not in str(exc):  # a lazy client that cannot reach Temporal
                 raise
             raise TemporalUnavailable(str(exc)) from exc
-        return self._finish(notification, assessment, outcome, payload_ref)
+        return self._finish(notification, assessment, outcome, payload)
 
     def _repeat_during_resolve(self, org: str, n: Notification, a: Assessment) -> Outcome | None:
         """A re-sent firing that started before the resolve now in flight for its incident: whether
@@ -256,11 +289,11 @@ class Dispatcher:
         return Outcome(action="matched", workflow_id=episode.workflow_id)
 
     def _finish(
-        self, notification: Notification, assessment: Assessment, outcome: Outcome, payload_ref: str
+        self, notification: Notification, assessment: Assessment, outcome: Outcome, payload: Payload
     ) -> Outcome:
         outcome = outcome.model_copy(
             update={
-                "payload_ref": payload_ref,
+                "payload_ref": payload.ref if payload.stored else None,
                 "requirement": assessment.requirement.value,
                 "severity": assessment.incident.severity,
                 "reasons": assessment.reasons,
@@ -286,34 +319,39 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ decisions
 
-    async def _apply(self, org: str, n: Notification, a: Assessment) -> Outcome:
+    async def _apply(self, org: str, n: Notification, a: Assessment, payload: Payload) -> Outcome:
         if n.status is Status.RESOLVED:
-            return await self._resolve(org, n, a)
+            return await self._resolve(org, n, a, payload)
         if a.requirement is Requirement.NONE:
             known = self._episodes.get(self._cache_key(org, n.key))
             if known is not None:  # an incident followed before the policy changed its mind
                 return Outcome(action="matched", workflow_id=known.workflow_id, note="policy now says none")
             return Outcome(action="ignored", note="the policy requires no postmortem for this incident")
-        return await self._fire(org, n, a)
+        outcome = await self._fire(org, n, a, payload)
+        episode = self._episodes.get(self._cache_key(org, n.key))
+        if episode is not None and outcome.workflow_id == episode.workflow_id:
+            episode.saw(n)
+        return outcome
 
-    async def _fire(self, org: str, n: Notification, a: Assessment) -> Outcome:
+    async def _fire(self, org: str, n: Notification, a: Assessment, payload: Payload) -> Outcome:
         cache_key = self._cache_key(org, n.key)
         known = self._episodes.get(cache_key)
         by = f"intake:{n.source}"
         number = known.number if known else 1
-        if known is not None and self._trusted(known):
-            # Temporal acknowledged this postmortem moments ago: a repeat of the firing has nothing new
-            # to record there (its payload is already in the store), so it is answered without a call
+        if known is not None and (self._trusted(known) or not known.is_news(n)):
+            # Temporal acknowledged this postmortem moments ago, or this repeat carries nothing that could
+            # change the answer: there is nothing new to record there, so it is answered without a call
             decided = await self._after(known, n, a, by)
             if decided is not None:
                 return decided
             number, known = known.number + 1, None
         while number <= MAX_EPISODES:
             incident = a.incident.model_copy(update={"key": episode_key(n.key, number), "resolved_at": None})
-            opened = await self.starter.open(incident, a.rules(incident), by)
+            opened, delay = await self._open(incident, a, by, payload, new=known is None)
             if opened.created:
                 self._remember(cache_key, Episode(number, opened.workflow_id, None))
-                return Outcome(action="started", workflow_id=opened.workflow_id)
+                note = f"storm pacing: first steps in {delay.total_seconds():.1f} s" if delay else ""
+                return Outcome(action="started", workflow_id=opened.workflow_id, note=note)
             episode = known if known and known.workflow_id == opened.workflow_id else None
             if episode is None:
                 episode = await self._episode_from_status(number, opened.workflow_id)
@@ -324,6 +362,17 @@ class Dispatcher:
                 return decided
             number, known = number + 1, None  # a recurrence after the flap window: its own postmortem
         raise RuntimeError(f"more than {MAX_EPISODES} recurrences of {n.key!r}")
+
+    async def _open(
+        self, incident: Incident, a: Assessment, by: str, payload: Payload, *, new: bool
+    ) -> tuple[OpenedLike, timedelta]:
+        """An idempotent start, and the delay its first steps were given. The payload is stored first (the
+        new postmortem's evidence); a postmortem the intake has not seen before takes a slot from the
+        pacer, one it knows is only confirmed."""
+        await payload.keep()
+        delay = self.pacer.reserve() if new else timedelta(0)
+        opened = await self.starter.open(incident, a.rules(incident), by, start_delay=delay or None)
+        return opened, delay
 
     async def _after(self, episode: Episode, n: Notification, a: Assessment, by: str) -> Outcome | None:
         """A firing for an incident whose postmortem exists: match, reopen, or None (a recurrence)."""
@@ -355,7 +404,7 @@ class Dispatcher:
         episode.confirmed = time.monotonic()
         return Outcome(action="reopened", workflow_id=episode.workflow_id)
 
-    async def _resolve(self, org: str, n: Notification, a: Assessment) -> Outcome:
+    async def _resolve(self, org: str, n: Notification, a: Assessment, payload: Payload) -> Outcome:
         cache_key = self._cache_key(org, n.key)
         episode = self._episodes.get(cache_key) or await self._latest_episode(org, n.key)
         if episode is None:
@@ -363,7 +412,7 @@ class Dispatcher:
                 return Outcome(action="ignored", note="the policy requires no postmortem for this incident")
             # resolved before we ever saw it fire (intake down, or a resolve-only sender): open it first
             incident = a.incident.model_copy(update={"resolved_at": None})
-            opened = await self.starter.open(incident, a.rules(incident), f"intake:{n.source}")
+            opened, _ = await self._open(incident, a, f"intake:{n.source}", payload, new=True)
             episode = Episode(1, opened.workflow_id, None)
         self._remember(cache_key, episode)
         if episode.resolved_at is not None or episode.terminal:

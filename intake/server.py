@@ -34,6 +34,7 @@ from afterword.intake.errors import (
     UnknownTarget,
     UnsupportedMediaType,
 )
+from afterword.intake.pacing import StartPacer
 from afterword.intake.policy import OrgPolicies, PolicyUnavailable
 from afterword.intake.sources import PARSERS
 from afterword.settings import Settings
@@ -187,6 +188,7 @@ def build_app(
         dedupe_ttl=config.dedupe_ttl,
         trust_for=config.trust_for,
         errors=errors,
+        pacer=StartPacer(config.pace_starts_per_second, config.pace_burst, config.pace_max_delay),
     )
     app = web.Application(middlewares=[_errors], client_max_size=config.max_body_bytes + 1)
     app[STATE] = IntakeState(settings, config, credentials, policies)

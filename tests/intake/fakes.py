@@ -48,13 +48,17 @@ class FakeStarter:
         if self.down:
             raise Unavailable("Temporal did not answer: connection refused")
 
-    async def open(self, incident: Incident, rules: PostmortemRules, opened_by: str = "x") -> FakeOpened:
+    async def open(
+        self, incident: Incident, rules: PostmortemRules, opened_by: str = "x", start_delay: timedelta | None = None
+    ) -> FakeOpened:
         self._check()
         workflow_id = postmortem_id(incident.org, incident.key)
         self.calls.append(("open", workflow_id))
         if workflow_id in self.workflows:
             return FakeOpened(workflow_id, False)
-        self.workflows[workflow_id] = {"state": "awaiting_resolution", "incident": incident, "rules": rules}
+        self.workflows[workflow_id] = {
+            "state": "awaiting_resolution", "incident": incident, "rules": rules, "start_delay": start_delay
+        }
         return FakeOpened(workflow_id, True)
 
     async def record_resolution(self, workflow_id: str, req: ResolveRequest) -> None:

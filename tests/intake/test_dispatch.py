@@ -4,6 +4,7 @@ flaps (reopen within the policy window) and recurrences (a postmortem of their o
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,16 +59,37 @@ async def test_repeats_of_a_firing_group_match_without_status_queries(starter: F
     assert starter.count("status") == 0  # the idempotent start answers; no query per notification
 
 
-async def test_repeats_reconfirm_with_temporal_once_the_acknowledgment_is_old(
+async def test_only_firings_with_news_go_back_to_temporal_once_the_acknowledgment_is_old(
     starter: FakeStarter, tmp_path: Path
 ) -> None:
     d = dispatcher(starter, tmp_path, trust=0)
     await send(d, am("firing", T0))
-    for i in range(3):
+    for i in range(3):  # re-sends of the same alerts: nothing Temporal could answer differently
         assert await send(d, am("firing", T0, extra=str(i))) == "matched"
-    assert starter.count("open") == 4  # every repeat went to Temporal (idempotent start)
+    assert starter.count("open") == 1
+    # an alert that started later is news: the intake confirms with Temporal (an idempotent start)
+    assert await send(d, am("firing", T0 + timedelta(minutes=1))) == "matched"
+    assert starter.count("open") == 2
+    assert await send(d, am("firing", T0 + timedelta(minutes=1), extra="again")) == "matched"
+    assert starter.count("open") == 2
     starter.workflows.clear()  # e.g. an operator terminated and deleted it meanwhile
-    assert await send(d, am("firing", T0, extra="after")) == "started"
+    assert await send(d, am("firing", T0, extra="old")) == "matched"  # an old alert does not bring it back
+    assert await send(d, am("firing", T0 + timedelta(minutes=2))) == "started"  # a new one does
+
+
+async def test_only_the_payload_of_a_start_is_kept(starter: FakeStarter, tmp_path: Path) -> None:
+    d = dispatcher(starter, tmp_path)
+    first = am("firing", T0)
+    started = await d.accept("acme", alertmanager.parse(first), first)
+    assert started.payload_ref is not None
+    assert ContentStore(tmp_path / "store").get(started.payload_ref) == first
+    (wf,) = starter.workflows.values()
+    assert wf["incident"].payload_ref == started.payload_ref  # the postmortem's first evidence
+    repeat = am("firing", T0, extra="1")
+    matched = await d.accept("acme", alertmanager.parse(repeat), repeat)
+    assert matched.action == "matched" and matched.payload_ref is None
+    # a repeat answered from the cache is evidence of nothing new: it leaves no orphan blob behind
+    assert not ContentStore(tmp_path / "store").exists(hashlib.sha256(repeat).hexdigest())
 
 
 @pytest.mark.parametrize("trust", [0, 10])

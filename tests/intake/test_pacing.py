@@ -1,0 +1,99 @@
+"""Storm pacing: a burst of new postmortems starts at once, the rest have their first steps spread."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from afterword.activities.store import ContentStore
+from afterword.intake.dispatch import Dispatcher
+from afterword.intake.pacing import StartPacer
+from afterword.intake.sources import alertmanager
+
+from .fakes import FakePolicies, FakeStarter, example_json
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_burst_goes_at_once_then_starts_are_spaced_at_the_rate() -> None:
+    clock = Clock()
+    pacer = StartPacer(per_second=10, burst=3, max_delay=timedelta(seconds=30), clock=clock)
+    delays = [pacer.reserve().total_seconds() for _ in range(6)]
+    assert delays[:3] == [0, 0, 0]
+    assert [round(d, 3) for d in delays[3:]] == [0.1, 0.2, 0.3]
+    clock.now += 60  # the storm is over: the bucket has refilled
+    assert [pacer.reserve() for _ in range(3)] == [timedelta(0)] * 3
+
+
+def test_the_delay_never_exceeds_the_maximum() -> None:
+    pacer = StartPacer(per_second=1, burst=1, max_delay=timedelta(seconds=5), clock=Clock())
+    delays = [pacer.reserve() for _ in range(50)]
+    assert max(delays) == timedelta(seconds=5)
+    assert delays[:6] == [timedelta(seconds=s) for s in range(6)]
+
+
+def test_zero_rate_turns_pacing_off() -> None:
+    pacer = StartPacer(per_second=0, burst=1, max_delay=timedelta(seconds=30), clock=Clock())
+    assert {pacer.reserve() for _ in range(100)} == {timedelta(0)}
+
+
+@given(
+    rate=st.floats(min_value=0.5, max_value=200),
+    burst=st.integers(min_value=1, max_value=20),
+    gaps=st.lists(st.floats(min_value=0, max_value=2), min_size=1, max_size=200),
+)
+def test_first_steps_never_run_faster_than_the_rate_allows(rate: float, burst: int, gaps: list[float]) -> None:
+    """Whatever the arrivals, the paced first steps within any window of length w number at most
+    burst + rate * w (up to the cap, which only ever delays less than the backlog would)."""
+    clock = Clock()
+    pacer = StartPacer(per_second=rate, burst=burst, max_delay=timedelta(hours=1), clock=clock)
+    runs: list[float] = []
+    for gap in gaps:
+        clock.now += gap
+        delay = pacer.reserve().total_seconds()
+        assert delay >= 0
+        runs.append(clock.now + delay)
+    runs.sort()
+    for i, start in enumerate(runs):
+        within = [r for r in runs[i:] if r <= start + 1.0]
+        assert len(within) <= burst + rate * 1.0 + 1e-6
+
+
+async def test_a_storm_of_new_incidents_is_paced_but_repeats_are_not(tmp_path: Path) -> None:
+    starter = FakeStarter()
+    clock = Clock()
+    pacer = StartPacer(per_second=10, burst=2, max_delay=timedelta(seconds=30), clock=clock)
+    d = Dispatcher(starter, FakePolicies(timedelta(minutes=30)), ContentStore(tmp_path / "store"), pacer=pacer)
+    t0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+    notes = []
+    for i in range(5):
+        data = example_json("alertmanager-firing.json")
+        data["groupKey"] = f'{{}}:{{alertname="Storm{i}"}}'
+        data["alerts"][0]["startsAt"] = t0.isoformat()
+        body = json.dumps(data).encode()
+        outcome = await d.accept("acme", alertmanager.parse(body), body)
+        assert outcome.action == "started"
+        notes.append(outcome.note)
+    delays = [wf["start_delay"] for wf in starter.workflows.values()]
+    assert delays[:2] == [None, None]
+    assert [round(d.total_seconds(), 3) for d in delays[2:]] == [0.1, 0.2, 0.3]
+    assert notes[4] == "storm pacing: first steps in 0.3 s"  # the sender is told
+    # the same incidents again: matched, and no slot is taken from the pacer
+    for i in range(5):
+        data = example_json("alertmanager-firing.json")
+        data["groupKey"] = f'{{}}:{{alertname="Storm{i}"}}'
+        data["alerts"][0]["startsAt"] = t0.isoformat()
+        data["commonAnnotations"] = {"again": "yes"}
+        body = json.dumps(data).encode()
+        assert (await d.accept("acme", alertmanager.parse(body), body)).action == "matched"
+    assert round(pacer.reserve().total_seconds(), 3) == 0.4
