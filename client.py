@@ -19,8 +19,13 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from afterword.settings import Settings
@@ -122,7 +127,10 @@ class Postmortems:
         opened_by: str = "afterword",
         start_delay: timedelta | None = None,
     ) -> Opened:
-        """Start the incident's postmortem, or find the one already running for it (idempotent).
+        """Start the incident's postmortem, or find the one already running or finished for it (idempotent).
+
+        A finished postmortem (closed, waived) is found, not started again under the same id while the
+        namespace retains it: a recurrence is a new episode with a key of its own (the intake's `#2`).
 
         `start_delay` postpones the new postmortem's first steps (the trigger-time evidence capture), not
         its existence: it is durable, listed and signalled at once. The intake uses it to spread a storm
@@ -136,9 +144,12 @@ class Postmortems:
                 id=workflow_id,
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=sa_initial(incident, rules),
                 start_delay=start_delay if start_delay and start_delay > timedelta(0) else None,
             )
+        except WorkflowAlreadyStartedError:  # it ran and finished: the id stays its own
+            return Opened(workflow_id=workflow_id, created=False)
         except (RPCError, OSError, RuntimeError) as err:
             raise _translate(err, workflow_id) from err
         response = getattr(handle, "_start_workflow_response", None)

@@ -279,6 +279,10 @@ async def test_waiver_needs_a_permitted_person_and_a_reason(postmortems: Postmor
     assert status.state == "waived" and status.waiver_reason == "covered by the runbook, no customer impact"
     with pytest.raises(Rejected, match=r"has finished \(completed\); nothing more can change"):
         await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
+    # the incident fires again: its finished postmortem is found, not replaced by a new run under its id
+    again = await postmortems.open(make_incident(status.incident.key), make_rules(requirement="optional"))
+    assert again.workflow_id == wid and not again.created
+    assert (await postmortems.status(wid)).state == "waived"
 
 
 async def test_a_flap_reopens_the_same_postmortem_and_restarts_the_draft_clock(
