@@ -199,3 +199,20 @@ async def test_python_api_opens_through_the_policy(stack: Stack) -> None:
     assert skipped.workflow_id is None and skipped.requirement == "none" and skipped.reasons
     await resolve_postmortem(stack.client, stack.settings, "e2e", key)
     await stack.wait(opened.workflow_id, {"drafting"})
+
+
+async def test_a_storm_of_new_incidents_exists_at_once_and_its_paced_first_steps_follow(stack: Stack) -> None:
+    run = uuid.uuid4().hex[:8]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    url = stack.alerts("alertmanager")
+    groups = [f'{{}}:{{alertname="Paced-{run}-{i}"}}' for i in range(4)]
+    answers = await asyncio.gather(*(post(url, am_payload(g, "firing", t0), AM_HEADERS) for g in groups))
+    assert {a.status_code for a in answers} == {202}
+    assert {a.json()["action"] for a in answers} == {"started"}
+    paced = [a.json() for a in answers if a.json()["note"].startswith("storm pacing: first steps in")]
+    assert len(paced) >= 2  # the intake's burst is 1 new postmortem; the others wait 0.5 s apart
+    for answer in paced:  # each exists (listed) before its first steps ran ...
+        assert await postmortem_count(stack.client, answer["workflow_id"]) == 1
+    for answer in paced:  # ... and its first steps do run: the trigger-time evidence is sealed
+        status = await stack.wait(answer["workflow_id"], {"awaiting_resolution"})
+        assert status.evidence is not None and status.evidence.sealed
