@@ -4,7 +4,12 @@ An alert storm of N notifications (default 10,000) over K incidents (default 100
 senders over loopback HTTP at a fixed rate (default 200/s), into the intake running beside a real
 worker on the embedded Temporal dev server (SQLite file, as `python worker.py` runs it). Every
 notification is a distinct Alertmanager group payload (the alert list changes), so none is answered
-from the intake's duplicate memory; the last notification of each incident resolves it.
+from the intake's duplicate memory; the last notification of each incident resolves it. Incidents are
+drawn at random, so the storm opens with a burst of new ones (about 60 in its first half second).
+
+The intake paces the first steps of a storm's new postmortems (`pace_starts_per_second`, `--pace`);
+what that defers is printed: the time from each postmortem's start to its sealed trigger-time evidence.
+The CPU each process spent per notification is printed too (server, worker, intake, sender).
 
 Baseline, measured in the same run on the same server at the same rate and concurrency: bare
 `client.start_workflow` of a trivial workflow with `USE_EXISTING` over the same number of ids — the
@@ -26,6 +31,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import socket
 import statistics
 import subprocess
@@ -34,13 +40,35 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+# The workflow sandbox re-imports workflow modules for every run; with bytecode writing off
+# (PYTHONDONTWRITEBYTECODE) each run would compile them from source again, which no deployment does.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # nor in the intake and sender processes
+
 HERE = Path(__file__).resolve()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a live process has used (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    """CPU of the finished children this process waited for (the senders)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -235,6 +263,39 @@ def sender_main(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- the system under test
 
 
+async def first_steps_lag(client: Any, status: Any) -> float:
+    """Seconds from a postmortem's start until its trigger-time evidence was sealed (what pacing defers)."""
+    described = await client.get_workflow_handle(status.postmortem_id).describe()
+    sealed = next(e.at for e in status.audit if e.event.startswith("preserving ->"))
+    lag: float = (sealed - described.start_time).total_seconds()
+    return lag
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds each process of the system spent during one sender run (the intake and the worker
+    are one process in the `together` layout; the sender is the finished child)."""
+
+    server: int
+    worker: int
+    intake: int
+
+    def _now(self) -> dict[str, float]:
+        return {
+            "server": cpu_seconds(self.server),
+            "worker": cpu_seconds(self.worker),
+            "intake": cpu_seconds(self.intake) if self.intake != self.worker else 0.0,
+            "sender": children_cpu(),
+        }
+
+    async def measure(self, running: Any) -> dict[str, Any]:
+        before = self._now()
+        result: dict[str, Any] = await running
+        after = self._now()
+        result["cpu"] = {k: after[k] - before[k] for k in before}
+        return result
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -274,7 +335,7 @@ async def run_sender(kind: str, args: argparse.Namespace, **extra: str) -> dict[
 
 
 @contextlib.asynccontextmanager
-async def intake_process(settings: Any, address: str) -> AsyncIterator[str]:
+async def intake_process(settings: Any, address: str) -> AsyncIterator[tuple[str, int]]:
     """`afterword intake` as its own process against the benchmark's Temporal."""
     port = free_port()
     env = dict(
@@ -299,7 +360,7 @@ async def intake_process(settings: Any, address: str) -> AsyncIterator[str]:
                     await asyncio.sleep(0.1)
             else:
                 raise SystemExit("the intake process did not come up")
-        yield url
+        yield url, child.pid
     finally:
         child.terminate()
         await child.wait()
@@ -308,7 +369,7 @@ async def intake_process(settings: Any, address: str) -> AsyncIterator[str]:
 async def main(args: argparse.Namespace) -> int:
     from afterword.client import Postmortems
     from afterword.connection import connect, prepare_namespace
-    from afterword.intake.config import IntakeConfig
+    from afterword.intake.config import load_config
     from afterword.intake.server import serve
     from afterword.server import EmbeddedServer
     from afterword.settings import Settings
@@ -327,19 +388,25 @@ async def main(args: argparse.Namespace) -> int:
             embedded_ui_port=free_port(),
             task_queue=f"bench-{run}",
         )
-        async with EmbeddedServer(settings, headless=True) as address:
+        server = EmbeddedServer(settings, headless=True)
+        async with server as address:
             client = await connect(settings)
             await prepare_namespace(client, settings)
-            config = IntakeConfig(allow_unauthenticated=True)
+            # the intake reads <data_dir>/intake.toml in either layout
+            pacing = "" if args.pace is None else f"pace_starts_per_second = {args.pace}\n"
+            pacing += "" if args.pace_burst is None else f"pace_burst = {args.pace_burst}\n"
+            (data / "intake.toml").write_text(f"[intake]\nallow_unauthenticated = true\n{pacing}")
+            config = load_config(data / "intake.toml")
             async with run_worker(client, settings), contextlib.AsyncExitStack() as stack:
                 if args.layout == "together":  # as `python worker.py` runs it: intake beside the worker
                     running = await stack.enter_async_context(
                         serve(client, settings, port=0, announce=False, config=config)
                     )
                     assert running is not None
-                    url = running.url
+                    url, intake_pid = running.url, os.getpid()
                 else:  # `afterword intake` in its own process, the worker in this one
-                    url = await stack.enter_async_context(intake_process(settings, address))
+                    url, intake_pid = await stack.enter_async_context(intake_process(settings, address))
+                meter = CpuMeter(server=server.pid or 0, worker=os.getpid(), intake=intake_pid)
                 print(
                     f"intake {url} ({args.layout}), Temporal {address} (embedded dev server, SQLite), "
                     f"{args.count} notifications over {args.incidents} incidents at {args.rate:g}/s, "
@@ -347,18 +414,18 @@ async def main(args: argparse.Namespace) -> int:
                     f"load average before: {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
-                base = await run_sender("baseline", args, address=address, run=run)
-                intake = await run_sender("storm", args, url=url, org="bench", run=run)
+                base = await meter.measure(run_sender("baseline", args, address=address, run=run))
+                intake = await meter.measure(run_sender("storm", args, url=url, org="bench", run=run))
                 direct = None
                 if not args.no_facade:
-                    direct = await run_sender(
+                    direct = await meter.measure(run_sender(
                         "facade",
                         args,
                         address=address,
                         run=run,
                         org="direct",
                         **{"policy-dir": str(settings.policy_dir), "task-queue": settings.task_queue},
-                    )
+                    ))
 
                 print(f"load average after: {os.getloadavg()[0]:.1f} (other processes on this machine skew both rows)")
                 print(report("baseline: start_workflow USE_EXISTING", base, args.count))
@@ -370,6 +437,11 @@ async def main(args: argparse.Namespace) -> int:
                     )
                 ratio = percentile(intake["latencies"], 99) / max(percentile(base["latencies"], 99), 0.001)
                 print(f"p99 intake / baseline: {ratio:.2f}x; baseline errors: {base['errors']}")
+                print(f"CPU ms per notification, by process ({os.cpu_count()} CPUs):")
+                for name, row in (("baseline", base), ("intake", intake), ("facade only", direct)):
+                    if row is not None:
+                        shares = "  ".join(f"{k} {v / args.count * 1000:5.2f}" for k, v in row["cpu"].items())
+                        print(f"  {name:<12} {shares}")
                 print(f"answers: {intake['statuses']}  actions: {intake['actions']}")
                 by_kind: dict[str, list[float]] = {}
                 for kind, ms in zip(intake["kinds"], intake["latencies"], strict=True):
@@ -405,8 +477,14 @@ async def main(args: argparse.Namespace) -> int:
                     if count >= args.incidents:
                         break
                     await asyncio.sleep(0.2)
-                states = [(await postmortems.status(wf)).state for wf in ids]
-                unresolved = [wf for wf, state in zip(ids, states, strict=True) if state != "drafting"]
+                statuses = [await postmortems.status(wf) for wf in ids]
+                unresolved = [s.postmortem_id for s in statuses if s.state != "drafting"]
+                lags = [await first_steps_lag(client, s) for s in statuses]
+                print(
+                    f"first steps (trigger evidence sealed) after the start, paced at "
+                    f"{config.pace_starts_per_second:g}/s after a burst of {config.pace_burst}: "
+                    f"p50 {percentile(lags, 50):.1f} s, max {max(lags):.1f} s"
+                )
                 non_2xx = sum(n for code, n in intake["statuses"].items() if not 200 <= int(code) < 300)
                 fivexx = sum(n for code, n in intake["statuses"].items() if int(code) >= 500)
                 checks = {
@@ -435,6 +513,10 @@ def parse() -> argparse.Namespace:
         default="separate",
         help="intake in its own process (afterword intake) or beside the worker (worker.py)",
     )
+    parser.add_argument(
+        "--pace", type=float, help="the intake's pace_starts_per_second (default: its own default; 0: off)"
+    )
+    parser.add_argument("--pace-burst", type=int, help="the intake's pace_burst (default: its own default)")
     parser.add_argument("--sender", choices=["storm", "baseline", "facade"], help=argparse.SUPPRESS)
     parser.add_argument("--policy-dir", help=argparse.SUPPRESS)
     parser.add_argument("--task-queue", help=argparse.SUPPRESS)

@@ -8,7 +8,7 @@ The decisions, in order:
    raw payload goes into the content store before the start, as the postmortem's first evidence, and a
    storm of new incidents has its first steps paced (`StartPacer`);
    resolved: resolve it (idempotent), which starts the draft clock;
-5. a new firing after resolution (its alerts started after the postmortem's resolution) within the
+4. a new firing after resolution (its alerts started after the postmortem's resolution) within the
    policy's flap window reopens the postmortem; later than that it is a recurrence and gets a
    postmortem of its own ("<key>#2", "#3", ...), found again after a restart by probing in order.
 
