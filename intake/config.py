@@ -108,8 +108,9 @@ class IntakeConfig(BaseModel):
     dedupe_ttl: timedelta = Field(default=timedelta(minutes=15), description="how long delivery ids are kept")
     trust_for: timedelta = Field(
         default=timedelta(seconds=10),
-        description="a repeat firing of an incident whose postmortem Temporal acknowledged less than this ago "
-        "is answered without another call; 0 sends every notification to Temporal",
+        description="a firing with a newer alert, for an incident whose postmortem Temporal acknowledged less "
+        "than this ago, is answered without another call (re-sends of alerts already answered never need one); "
+        "0: every firing with a newer alert goes to Temporal",
     )
     pace_starts_per_second: float = Field(
         default=2.0,

@@ -49,7 +49,7 @@ class StartPacer:
         if wait <= 0:
             self._due = due + interval
             return timedelta(0)
-        if wait >= self.max_delay:  # the backlog is longer than anyone should wait: cap, keep the slot
+        if wait >= self.max_delay:  # the backlog is longer than anyone should wait: cap it, take no slot
             return timedelta(seconds=self.max_delay)
         self._due = due + interval
         return timedelta(seconds=wait)
