@@ -8,6 +8,7 @@ reason), `NotFound` and `Unavailable` (Temporal cannot be reached: retry later).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -290,16 +291,46 @@ class Postmortems:
         return await self._update(action_id, "drop", req, ActionItemState)
 
     async def wait_for_state(self, workflow_id: str, states: set[str], within: float = 30.0) -> Progress:
-        """Poll until the postmortem reaches one of `states` (for scripts and the demo)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + within
-        while True:
-            status = await self.progress(workflow_id)
-            if status.state in states:
-                return status
-            if loop.time() > end:
-                raise TimeoutError(f"{workflow_id} is {status.state}, not {sorted(states)} after {within:.0f}s")
-            await asyncio.sleep(0.1)
+        """Poll until the postmortem reaches one of `states` (cheap: the progress query)."""
+        return await _poll(
+            lambda: self.progress(workflow_id),
+            lambda p: p.state in states,
+            within,
+            lambda p: f"{workflow_id} is {p.state}, not {sorted(states)} after {within:.0f}s",
+        )
+
+    async def wait_until(
+        self, workflow_id: str, check: Callable[[PostmortemStatus], object], what: str, within: float = 60.0
+    ) -> PostmortemStatus:
+        """Poll the full status until `check` holds: workflows move on by themselves between people's steps."""
+        return await _poll(
+            lambda: self.status(workflow_id),
+            check,
+            within,
+            lambda s: f"{workflow_id} did not reach {what} within {within:.0f}s "
+            f"(it is {s.state}; open gates: {', '.join(s.open_gates) or 'none'})",
+        )
+
+
+R = TypeVar("R")
+
+
+async def _poll(
+    fetch: Callable[[], Awaitable[R]],
+    check: Callable[[R], object],
+    within: float,
+    describe: Callable[[R], str],
+    every: float = 0.1,
+) -> R:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    while True:
+        current = await fetch()
+        if check(current):
+            return current
+        if loop.time() > end:
+            raise TimeoutError(describe(current))
+        await asyncio.sleep(every)
 
 
 def sa_initial(incident: Incident, rules: PostmortemRules) -> TypedSearchAttributes:

@@ -5,10 +5,8 @@ same client API the CLI uses; the script prints each transition and where to loo
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
@@ -81,22 +79,6 @@ def written_draft(rendered: str, root_cause: str) -> str:
     return f"{header}\n\n{body}\n"
 
 
-async def _until(
-    pm: Postmortems, wid: str, check: Callable[[PostmortemStatus], object], what: str, within: float = 60.0
-) -> PostmortemStatus:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + within
-    while True:
-        status = await pm.status(wid)
-        if check(status):
-            return status
-        if loop.time() > end:
-            raise TimeoutError(
-                f"the demo postmortem did not reach '{what}' (it is {status.state}: {status.open_gates})"
-            )
-        await asyncio.sleep(0.2)
-
-
 async def run_demo(client: Client, settings: Settings, org: str = "demo") -> PostmortemStatus:
     pm = Postmortems(client, settings)
     store = ContentStore(settings.store_dir)
@@ -115,12 +97,12 @@ async def run_demo(client: Client, settings: Settings, org: str = "demo") -> Pos
              f"{settings.namespace}/workflows/{wid}")
 
     await pm.assign(wid, AssignRequest(by="demo", owner=OWNER))
-    status = await _until(pm, wid, lambda s: s.state == "awaiting_resolution", "awaiting_resolution")
+    status = await pm.wait_until(wid, lambda s: s.state == "awaiting_resolution", "awaiting_resolution")
     _say(f"evidence preserved ({status.evidence.items if status.evidence else 0} items); owner {OWNER}; "
          "waiting for the incident to resolve")
 
     await pm.resolve(wid, ResolveRequest(by="demo"))
-    status = await _until(pm, wid, lambda s: s.state == "drafting" and s.draft_ref, "a rendered draft")
+    status = await pm.wait_until(wid, lambda s: s.state == "drafting" and s.draft_ref, "a rendered draft")
     draft = next(d for d in status.deadlines if d.name == "draft")
     _say(f"resolved -> drafting; draft due {draft.due_at:%Y-%m-%d %H:%M} UTC (72 h after resolution)")
 
@@ -134,7 +116,7 @@ async def run_demo(client: Client, settings: Settings, org: str = "demo") -> Pos
         spec = ActionItemSpec(title=title, owner=owner, due=today + timedelta(days=days), type=kind,
                               success_criterion=criterion, ticket=None)
         await pm.add_action(wid, AddActionRequest(by=OWNER, item=spec))
-    await _until(pm, wid, lambda s: len(s.action_items) == 2, "two action items")
+    await pm.wait_until(wid, lambda s: len(s.action_items) == 2, "two action items")
     _say("two action items added, each tracked by its own workflow with reminders and escalation")
 
     # a person edits the rendered working copy (`afterword draft show ID --out f.md`); the demo writes it
@@ -160,12 +142,12 @@ async def run_demo(client: Client, settings: Settings, org: str = "demo") -> Pos
         except Rejected as err:  # a SEV2 policy needs only one approval
             _say(f"{reviewer}: {err}")
             break
-    status = await _until(pm, wid, lambda s: bool(s.redaction), "redaction reports")
+    status = await pm.wait_until(wid, lambda s: bool(s.redaction), "redaction reports")
     for report in status.redaction:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "nothing"
         _say(f"{report.audience} redaction: {counts}")
     await pm.accept_redaction(wid, Actor(by=REVIEWER))
-    status = await _until(pm, wid, lambda s: s.state == "tracking", "tracking")
+    status = await pm.wait_until(wid, lambda s: s.state == "tracking", "tracking")
     assert status.publication is not None
     _say(f"published -> {status.publication.archive_path} (git commit {status.publication.commit[:10]})")
     if status.publication.external_path:
@@ -179,7 +161,7 @@ async def run_demo(client: Client, settings: Settings, org: str = "demo") -> Pos
         await pm.complete_action(action_id, CompleteRequest(by=completer))
         await pm.validate_action(action_id, ValidateRequest(by=validator, evidence=evidence))
         _say(f"{item} completed by {completer}, validated by {validator}")
-    status = await _until(pm, wid, lambda s: s.state == "closed", "closed")
+    status = await pm.wait_until(wid, lambda s: s.state == "closed", "closed")
     _say(f"closed. `afterword status {wid} --audit` shows the whole trail")
     return status
 

@@ -3,7 +3,6 @@ incidents, and a draft that passes the document gates."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -147,12 +146,4 @@ def outbox(path: Path) -> list[dict[str, Any]]:
 async def until(postmortems: Postmortems, wid: str, check: Callable[[PostmortemStatus], Any],
                 within: float = 60.0) -> PostmortemStatus:
     """Poll a postmortem's status until `check` holds (workflows move on their own between human steps)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + within
-    while True:
-        status = await postmortems.status(wid)
-        if check(status):
-            return status
-        if loop.time() > end:
-            raise AssertionError(f"{wid} never got there; it is {status.state}: {status.open_gates}")
-        await asyncio.sleep(0.05)
+    return await postmortems.wait_until(wid, check, "the state the test waits for", within=within)
