@@ -4,7 +4,9 @@ incidents, and a draft that passes the document gates."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,20 @@ async def until(postmortems: Postmortems, wid: str, check: Callable[[PostmortemS
                 within: float = 60.0) -> PostmortemStatus:
     """Poll a postmortem's status until `check` holds (workflows move on their own between human steps)."""
     return await postmortems.wait_until(wid, check, "the state the test waits for", within=within)
+
+
+@contextmanager
+def child_process(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real server (Prometheus, Alertmanager) for one test, its output in `log`; stopped after, killed if
+    it ignores SIGTERM."""
+    with open(log, "wb") as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield child
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

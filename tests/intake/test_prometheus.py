@@ -8,8 +8,8 @@ import asyncio
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from aiohttp import web
 
 from afterword.intake.server import run_app
 from afterword.workflows import search_attributes as sa
+from tests.helpers import child_process
 
 from .conftest import AM_TOKEN, Stack, free_port
 
@@ -51,21 +52,6 @@ async def metric_server(metric: Metric) -> AsyncIterator[str]:
     app.router.add_get("/metrics", metric.handle)
     async with run_app(app, "127.0.0.1", 0) as running:
         yield running.url.removeprefix("http://")
-
-
-@contextmanager
-def process(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as out:
-        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield child
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def tail(log: Path) -> str:
@@ -168,7 +154,7 @@ receivers:
             f"--web.listen-address=127.0.0.1:{prom_port}",
             "--rules.alert.resend-delay=1s",
         ]
-        with process(alertmanager, am_log) as am, process(prometheus, prom_log) as prom:
+        with child_process(alertmanager, am_log) as am, child_process(prometheus, prom_log) as prom:
             await wait_ready(f"http://127.0.0.1:{am_port}/-/ready", am, am_log)
             await wait_ready(f"http://127.0.0.1:{prom_port}/-/ready", prom, prom_log)
 
