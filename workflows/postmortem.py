@@ -9,7 +9,6 @@ milestones; a breach notifies, marks the postmortem overdue, and never blocks th
 # No `from __future__ import annotations` here: the sandbox re-imports this module for every workflow run,
 # and string annotations would then be compiled again each time the SDK reads the type hints.
 import asyncio
-import contextlib
 import functools
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from afterword.workflows import search_attributes as sa
@@ -335,11 +334,11 @@ class PostmortemWorkflow:
                     self._fire("reopen_item", "afterword", "a fix failed validation")
             await workflow.wait_condition(functools.partial(self._moved_on, state))
 
-        # children end right after their last report; waiting for them keeps the parent/child pairing whole
-        for handle in self.item_handles.values():
-            # cancelled with a waived postmortem, or ended by an operator: nothing left to track
-            with contextlib.suppress(ChildWorkflowError, asyncio.CancelledError):
-                await handle
+        # children end right after their last report; waiting for them keeps the parent/child pairing whole.
+        # A child that failed, or was cancelled with a waived postmortem, is its own story (wait() does not
+        # raise it); the parent's own cancellation still ends the parent.
+        if self.item_handles:
+            await workflow.wait(list(self.item_handles.values()))
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._upsert_now()  # the final state, before the run ends
         return self.status()
