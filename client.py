@@ -19,6 +19,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -92,7 +93,10 @@ class Listed:
     running: bool
 
 
-_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+# Only these say the request itself is wrong; any other status (INTERNAL, UNKNOWN, PERMISSION_DENIED, ...)
+# may pass, so callers retry: the intake answers 503, not 400, and the sender keeps the alert.
+_TRANSPORT = (RPCError, OSError, RuntimeError)  # RuntimeError: a lazy client that cannot connect
+_REFUSED = {RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.OUT_OF_RANGE, RPCStatusCode.ALREADY_EXISTS}
 
 
 def _translate(err: BaseException, workflow_id: str) -> Exception:
@@ -104,11 +108,13 @@ def _translate(err: BaseException, workflow_id: str) -> Exception:
     if isinstance(err, RPCError):
         if err.status == RPCStatusCode.NOT_FOUND:
             return NotFound(f"no postmortem or action item {workflow_id!r}")
-        if err.status in _UNAVAILABLE:
-            return Unavailable(f"Temporal did not answer: {err.message}")
         if err.status == RPCStatusCode.FAILED_PRECONDITION:
             return Rejected(f"{workflow_id} is no longer running: {err.message}")
-        return Rejected(err.message)
+        if err.status in _REFUSED:
+            return Rejected(err.message)
+        return Unavailable(f"Temporal did not take it ({err.status.name}): {err.message}")
+    if isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return Unavailable(f"Temporal did not confirm the update of {workflow_id} in time; it may still apply")
     if isinstance(err, OSError | RuntimeError):  # a lazy client that cannot connect raises RuntimeError
         return Unavailable(str(err))
     return Rejected(str(err))
@@ -213,7 +219,7 @@ class Postmortems:
         handle = self.handle(workflow_id)
         try:
             result: T = await handle.execute_update(name, arg, result_type=result_type)
-        except (WorkflowUpdateFailedError, RPCError, OSError, RuntimeError) as err:
+        except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, *_TRANSPORT) as err:
             if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
                 await self._raise_if_finished(handle)
             raise _translate(err, workflow_id) from err

@@ -33,8 +33,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
-from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.service import RPCError
 
 from afterword.activities.store import ContentStore
 from afterword.intake.errors import Malformed, TemporalUnavailable
@@ -256,20 +254,16 @@ class Dispatcher:
         try:
             async with asyncio.timeout(self.timeout), lock:
                 outcome = await self._apply(org, notification, assessment, payload)
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            # the update's wait was cut short by our deadline: unknown whether it applied, so the
-            # sender retries, and the retry is idempotent (resolve twice is a no-op)
+        except TimeoutError:
+            # our deadline cut the wait short: unknown whether it applied, so the sender retries, and the
+            # retry is idempotent (resolve twice is a no-op)
             raise TemporalUnavailable(f"Temporal did not acknowledge within {self.timeout:g} s") from None
-        except (self.errors.unavailable, RPCError) as exc:
+        except self.errors.unavailable as exc:  # the facade's word for anything a retry may cure
             raise TemporalUnavailable(str(exc)) from exc
         except self.errors.rejected as exc:
             # Temporal refused to start this incident's postmortem (e.g. a field it cannot index):
             # retrying the same delivery cannot help, so the sender is told why
             raise Malformed(f"Temporal refused this incident: {exc}") from exc
-        except RuntimeError as exc:
-            if "client connect" not in str(exc):  # a lazy client that cannot reach Temporal
-                raise
-            raise TemporalUnavailable(str(exc)) from exc
         return self._finish(notification, assessment, outcome, payload)
 
     def _repeat_during_resolve(self, org: str, n: Notification, a: Assessment) -> Outcome | None:
