@@ -28,6 +28,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, get_args
 
@@ -183,10 +184,15 @@ Handler = Callable[[_Scan, "re.Match[bytes]"], "Hit | None"]
 
 @dataclass(frozen=True)
 class _Pass:
-    category: str  # the category this pass reports (validators may refine it)
+    category: str  # the category this pass reports ...
     source: Source
     regex: re.Pattern[bytes]
     handler: Handler
+    refined: tuple[str, ...] = ()  # ... and those its handler may report instead
+
+    def needed(self, disabled: AbstractSet[str]) -> bool:
+        """Worth running unless every category it can report is disabled (the rest are filtered per hit)."""
+        return not {self.category, *self.refined} <= disabled
 
 
 def _token(category: str, priority: int = 0, back: int = 0) -> Handler:
@@ -470,6 +476,8 @@ _DIGIT_SHAPES = (
     rb"|(?P<tel>00[ .-]000[ .-]0000(?![a0])))"
 )
 
+_DIGIT_CATEGORIES = ("card", "phone")  # what _digits reports besides addresses
+
 _PERSONAL_PASSES: list[_Pass] = [
     _Pass(
         "email",
@@ -478,9 +486,9 @@ _PERSONAL_PASSES: list[_Pass] = [
         _email,
     ),
     # on the "dec" view: 0 = any digit, a = any letter or underscore
-    _Pass("ipv4", "dec", _rx(rb" " + _DIGIT_SHAPES), _digits),
-    _Pass("ipv4", "dec", _rx(rb":" + _DIGIT_SHAPES), _digits),
-    _Pass("ipv4", "dec", _rx(rb"\A" + _DIGIT_SHAPES), _digits),  # a number opening the document
+    _Pass("ipv4", "dec", _rx(rb" " + _DIGIT_SHAPES), _digits, _DIGIT_CATEGORIES),
+    _Pass("ipv4", "dec", _rx(rb":" + _DIGIT_SHAPES), _digits, _DIGIT_CATEGORIES),
+    _Pass("ipv4", "dec", _rx(rb"\A" + _DIGIT_SHAPES), _digits, _DIGIT_CATEGORIES),  # a number opening the document
     _Pass(
         "phone",
         "raw",
@@ -595,9 +603,9 @@ class Redactor:
         self._allow = frozenset(policy.allowlist)
         self._allow_rx = [re.compile(p) for p in policy.allowlist_patterns]
         self._custom = [(c.name, re.compile(c.pattern)) for c in policy.patterns if audience in c.audiences]
-        passes = [p for p in _SECRET_PASSES if p.category not in disabled]
+        passes = [p for p in _SECRET_PASSES if p.needed(disabled)]
         if settings.personal_data:
-            passes += [p for p in _PERSONAL_PASSES if p.category not in disabled]
+            passes += [p for p in _PERSONAL_PASSES if p.needed(disabled)]
         self._people: dict[bytes, Person] = {}
         if settings.names and "person" not in disabled:
             for person in roster:

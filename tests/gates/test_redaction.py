@@ -125,6 +125,16 @@ def test_custom_patterns_allowlist_terms_and_disabled_categories() -> None:
     assert redact(text, "internal", pol).text == text
 
 
+def test_disabling_one_category_leaves_the_others_of_the_same_scan_on() -> None:
+    """Addresses, cards and US phone numbers come from one digit-shape scan: turning addresses off must
+    not turn the other two off with them."""
+    text = "card 4111 1111 1111 1111 from 203.0.113.11, call (415) 555-0100 or 415-555-0100"
+    counts = redact(text, "external", {"redaction": {"disabled": ["ipv4"]}}).counts
+    assert counts.get("card") == 1 and counts.get("phone", 0) >= 1 and "ipv4" not in counts
+    counts = redact(text, "external", {"redaction": {"disabled": ["ipv4", "card", "phone"]}}).counts
+    assert not {"ipv4", "card", "phone"} & set(counts)
+
+
 def test_placeholder_is_configurable() -> None:
     pol = {"redaction": {"placeholder": "<removed {category}>"}}
     out = redact("password: s3cr3t-value", "internal", pol).text
