@@ -17,6 +17,7 @@ offsets in the original and every finding has an exact line and column.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -617,15 +618,15 @@ class Linter:
             self._human_error(masked),
         ]
         found: list[Hit] = []
-        taken: dict[str, list[tuple[int, int]]] = {}  # per rule: spans already reported
+        taken: dict[str, list[tuple[int, int]]] = {}  # per rule: spans already reported, sorted, disjoint
         for hits in produced:
             for hit in hits:
                 if not self._setting(hit.rule)[0]:
                     continue
                 spans = taken.setdefault(hit.rule, [])
-                if any(start < hit.end and hit.start < end for start, end in spans):
+                if _overlaps(spans, hit.start, hit.end):
                     continue  # one finding per blaming phrase: the more specific rule ran first
-                spans.append((hit.start, hit.end))
+                bisect.insort(spans, (hit.start, hit.end))
                 found.append(hit)
         found.extend(self._custom_phrases(masked))
         found.sort(key=lambda h: (h.start, h.end))
@@ -664,3 +665,10 @@ def linter_for(policy: Mapping[str, Any] | None) -> Linter:
 
 def lint(text: str, policy: Mapping[str, Any] | None = None) -> list[Finding]:
     return linter_for(policy).lint(text)
+
+
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps one of the sorted, disjoint `spans` (a bisect: a long document's
+    thousands of findings must not be compared pairwise)."""
+    i = bisect.bisect_left(spans, (start, start))
+    return (i > 0 and spans[i - 1][1] > start) or (i < len(spans) and spans[i][0] < end)
