@@ -32,21 +32,16 @@ class _Prepared:
     end: time
 
 
-# Calendars are long-lived (one per resolved policy), so their set-based form is kept, keyed by identity;
-# the entry holds the calendar itself so an id is never reused while its entry exists.
-_PREPARED: dict[int, tuple[BusinessCalendar, _Prepared]] = {}
-
-
 def _prepare(calendar: BusinessCalendar) -> _Prepared:
-    entry = _PREPARED.get(id(calendar))
-    if entry is not None and entry[0] is calendar:
-        return entry[1]
-    if len(_PREPARED) > 1024:
-        _PREPARED.clear()
-    prepared = _Prepared(_zone(calendar.timezone), frozenset(calendar.workdays), frozenset(calendar.holidays),
-                         calendar.start, calendar.end)
-    _PREPARED[id(calendar)] = (calendar, prepared)
-    return prepared
+    # keyed by content: the same policy's calendar arrives as a fresh object on every activity call, and
+    # a calendar edited in place must not keep its old form
+    return _prepared(calendar.timezone, tuple(calendar.workdays), tuple(calendar.holidays), calendar.start,
+                     calendar.end)
+
+
+@lru_cache(maxsize=256)
+def _prepared(zone: str, workdays: tuple[int, ...], holidays: tuple[date, ...], start: time, end: time) -> _Prepared:
+    return _Prepared(_zone(zone), frozenset(workdays), frozenset(holidays), start, end)
 
 
 def workday_length(calendar: BusinessCalendar) -> timedelta:

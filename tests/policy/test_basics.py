@@ -158,6 +158,14 @@ def test_add_business_time_skips_nights_weekends_and_holidays() -> None:
     assert add_business_time(saturday, timedelta(hours=8), calendar) == datetime(2026, 1, 13, 17, 0, tzinfo=UTC)
 
 
+def test_a_calendar_edited_in_place_is_honoured_at_once() -> None:
+    calendar = BusinessCalendar(timezone="UTC", start=time(9), end=time(17))
+    monday_4pm = datetime(2026, 1, 12, 16, 0, tzinfo=UTC)
+    assert add_business_time(monday_4pm, timedelta(hours=2), calendar) == datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
+    calendar.holidays.append(date(2026, 1, 13))  # e.g. the policy store reloaded an edit
+    assert add_business_time(monday_4pm, timedelta(hours=2), calendar) == datetime(2026, 1, 14, 10, 0, tzinfo=UTC)
+
+
 def test_add_business_time_uses_org_timezone() -> None:
     calendar = BusinessCalendar(timezone="America/New_York")
     # 13:00 UTC on a Monday in January is 08:00 in New York: the clock starts at 09:00 local (14:00 UTC)
