@@ -19,6 +19,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from afterword.intake.durations import parse_duration
+from afterword.policies.integrations import SecretError, is_reference
+from afterword.policies.integrations import resolve_secret as resolve_reference
 from afterword.settings import Settings
 
 SOURCES = ("alertmanager", "pagerduty", "grafana", "opsgenie", "generic")
@@ -30,27 +32,17 @@ class ConfigError(Exception):
 
 
 def resolve_secret(ref: str, env: dict[str, str] | None = None) -> str:
-    """Turn `env:NAME` / `file:/path` into the secret's value; anything else is refused as inline."""
-    env = dict(os.environ) if env is None else env
-    if ref.startswith("env:"):
-        name = ref[4:]
-        value = env.get(name)
-        if not value:
-            raise ConfigError(f"secret reference {ref!r}: environment variable {name} is not set or empty")
-        return value
-    if ref.startswith("file:"):
-        path = Path(ref[5:])
-        try:
-            value = path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"secret reference {ref!r}: cannot read {path}: {exc.strerror}") from None
-        if not value:
-            raise ConfigError(f"secret reference {ref!r}: {path} is empty")
-        return value
-    raise ConfigError(
-        "secrets are never written inline: use 'env:VARIABLE' or 'file:/path/to/secret' "
-        f"(got a value starting with {ref[:3]!r}...)"
-    )
+    """Turn `env:NAME` / `file:/path` into the secret's value (the policy's resolver); anything else is
+    refused as inline."""
+    if not is_reference(ref):
+        raise ConfigError(
+            "secrets are never written inline: use 'env:VARIABLE' or 'file:/path/to/secret' "
+            f"(got a value starting with {ref[:3]!r}...)"
+        )
+    try:
+        return resolve_reference(ref, env)
+    except SecretError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _secret_ref(value: object) -> object:

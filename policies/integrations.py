@@ -88,9 +88,12 @@ def resolve_secret(ref: str, env: dict[str, str] | None = None) -> str:
         return value
     if FILE_REF.match(ref):
         try:
-            return Path(ref[5:]).read_text(encoding="utf-8").rstrip("\n")
+            value = Path(ref[5:]).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as err:
             raise SecretError(f"secret {ref!r}: cannot read the file ({err.strerror})") from None
+        if not value:
+            raise SecretError(f"secret {ref!r}: the file is empty")
+        return value
     raise SecretError(f"{ref!r} is not a secret reference: write env:NAME or file:/path")
 
 
