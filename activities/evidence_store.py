@@ -303,13 +303,9 @@ class EvidenceArchive:
         except StoreError as exc:
             raise EvidenceError(f"manifest {ref} is missing from the store: {exc}") from None
 
-    def seal(self, manifest: Manifest, who: str) -> str:
-        """Store the manifest, append it to the version log, record custody. Idempotent by content."""
-        with self.locked():
-            return self.seal_locked(manifest, who)
-
     def seal_locked(self, manifest: Manifest, who: str) -> str:
-        """`seal` for a caller that holds `locked()` (it read the head it supersedes under the same lock)."""
+        """Store the manifest, append it to the version log, record custody; idempotent by content. The
+        caller holds `locked()`: it read the head this manifest supersedes under the same lock."""
         data = canonical_json(manifest)
         ref = self.store.put_bytes(data)
         entries = self.manifest_entries()
