@@ -73,8 +73,6 @@ class _Compiled:
     policy_dict: dict[str, Any]
     policy_hash: str
     deadlines: dict[str, list[DeadlineRule]] = field(default_factory=dict)
-    due_plan: dict[str, list[tuple[str, Milestone, timedelta, BusinessCalendar | None]]] = field(
-        default_factory=dict)
     teams: dict[str, Policy] = field(default_factory=dict)
 
 
@@ -326,21 +324,11 @@ def due_times(policy: Policy, incident: Incident, severity: str | None = None) -
     deadlines that start at a milestone that has not happened yet."""
     policy = effective(policy, incident.team)
     severity = severity or incident_severity(policy, incident)
-    compiled = _compiled(policy)
-    plan = compiled.due_plan.get(severity)
-    if plan is None:
-        plan = compiled.due_plan[severity] = [
-            (rule.name, rule.after, rule.duration, rule.calendar) for rule in deadline_rules(policy, severity)]
-    started, resolved = incident.started_at, incident.resolved_at
+    anchors = {Milestone.TRIGGERED: incident.started_at, Milestone.RESOLVED: incident.resolved_at}
     due: dict[str, datetime | None] = {}
-    for name, after, duration, calendar in plan:
-        anchor = started if after is Milestone.TRIGGERED else resolved if after is Milestone.RESOLVED else None
-        if anchor is None:
-            due[name] = None
-        elif calendar is None:
-            due[name] = anchor + duration
-        else:
-            due[name] = add_business_time(anchor, duration, calendar)
+    for rule in deadline_rules(policy, severity):
+        anchor = anchors.get(rule.after)
+        due[rule.name] = due_at(rule, anchor) if anchor is not None else None
     return due
 
 
