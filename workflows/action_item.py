@@ -49,7 +49,11 @@ class ActionItemWorkflow:
         self.item = inp.state or ActionItemState(
             item_id=inp.item_id, workflow_id=workflow.info().workflow_id, spec=inp.spec
         )
-        self.published_attributes: tuple[str, bool] = (self.item.status.value, self.item.overdue)
+        # what the start set (by the postmortem, or inherited across continue-as-new)
+        started_with = workflow.info().typed_search_attributes
+        self.published_attributes: tuple[str | None, bool | None] = (
+            started_with.get(sa.STATE), started_with.get(sa.OVERDUE)
+        )
         self.reports: set[asyncio.Task[None]] = set()
 
     @property

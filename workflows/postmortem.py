@@ -112,10 +112,11 @@ class PostmortemWorkflow:
         self.clocks: dict[str, _Clock] = {}
         self.background: set[asyncio.Task[None]] = set()  # deadline clocks, late captures, upserts
         self.upsert_scheduled = False
-        # kind, org and service are set at start by the client; these are the ones that change
-        self.published_attributes: dict[str, str | bool] = {
-            sa.STATE.name: State.TRIGGERED.value, sa.SEVERITY.name: inp.rules.severity, sa.OWNER.name: "",
-            sa.OVERDUE.name: False,
+        # what the start set (kind, org and service never change; these four do): the first upsert is the
+        # first real change, whoever started the workflow and with whatever values
+        started_with = workflow.info().typed_search_attributes
+        self.published_attributes: dict[str, str | bool | None] = {
+            key.name: started_with.get(key) for key in (sa.STATE, sa.SEVERITY, sa.OWNER, sa.OVERDUE)
         }
         self.checking = False
         self.captured_at_resolution = False
@@ -189,7 +190,7 @@ class PostmortemWorkflow:
     def _upsert_now(self) -> None:
         self.upsert_scheduled = False
         state, severity, owner, overdue = self.state.value, self.rules.severity, self.owner or "", self._overdue()
-        values: dict[str, str | bool] = {
+        values: dict[str, str | bool | None] = {
             sa.STATE.name: state, sa.SEVERITY.name: severity, sa.OWNER.name: owner, sa.OVERDUE.name: overdue,
         }
         if values != self.published_attributes:
