@@ -1,9 +1,13 @@
-"""Record the histories the replay test replays: `python tests/histories/record.py`.
+"""Record the histories the replay test replays: `python tests/histories/record.py [VERSION]`.
 
 Runs the demo postmortem (every stage, two action items) and a waived one on a throwaway embedded
 server with an in-process worker, then writes each workflow's history as JSON beside this file.
-Record again (as a new file, keeping the old ones) whenever workflow code changes in a way that
-needs `workflow.patched` or a new workflow version: the old histories must keep replaying.
+VERSION (default v1) names the files: `record.py v2` writes `v2-*` files.
+
+Until the first release, nothing runs these workflows anywhere, so `v1` is re-recorded (old `v1` files
+deleted first) whenever workflow commands change. From the first release on, never delete a stored
+history: guard each command change with `workflow.patched`, record the new behaviour as the next
+version beside the old files, and let the replay test prove that both still replay.
 """
 
 from __future__ import annotations
