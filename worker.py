@@ -68,6 +68,15 @@ def check_policies(settings: Settings) -> list[Path]:
     return checked
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker and the replay test run workflows in. transitions is pure and deterministic,
+    and the support modules have no side effects: passing them through skips re-importing them on every
+    run."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("transitions", *WORKFLOW_SUPPORT)
+    )
+
+
 @asynccontextmanager
 async def run_worker(client: Client, settings: Settings, **worker_options: Any) -> AsyncIterator[Worker]:
     """A Temporal worker polling settings.task_queue with afterword's workflows and activities."""
@@ -75,11 +84,7 @@ async def run_worker(client: Client, settings: Settings, **worker_options: Any) 
         "task_queue": settings.task_queue,
         "workflows": WORKFLOWS,
         "activities": build_activities(settings),
-        # transitions is pure and deterministic; passing it through skips re-importing it on every run.
-        "workflow_runner": SandboxedWorkflowRunner(
-            # modules without side effects that every workflow run would otherwise import afresh
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("transitions", *WORKFLOW_SUPPORT)
-        ),
+        "workflow_runner": workflow_runner(),
         "graceful_shutdown_timeout": GRACEFUL_SHUTDOWN,
     }
     options.update(worker_options)
