@@ -12,7 +12,6 @@ revenue_impact="12000", security="true", legal="true", near_miss="true", custome
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -71,6 +70,7 @@ class _Compiled:
     calendar: BusinessCalendar
     roles: dict[str, list[str]]
     policy_dict: dict[str, Any]
+    policy_json: str  # the dict once more as JSON: a fresh copy per postmortem is one json.loads away
     policy_hash: str
     deadlines: dict[str, list[DeadlineRule]] = field(default_factory=dict)
     teams: dict[str, Policy] = field(default_factory=dict)
@@ -114,6 +114,7 @@ def _compile(policy: Policy) -> _Compiled:
         calendar=calendar,
         roles={p.handle: list(p.roles) for p in policy.people},
         policy_dict=policy_dict,
+        policy_json=json.dumps(policy_dict),
         policy_hash=hashlib.sha256(canonical_json(policy_dict).encode()).hexdigest(),
     )
 
@@ -386,5 +387,5 @@ def rules_for(policy: Policy, incident: Incident) -> PostmortemRules:
         ),
         roles={handle: list(roles) for handle, roles in compiled.roles.items()},
         escalation=chain,
-        policy=copy.deepcopy(compiled.policy_dict),
+        policy=json.loads(compiled.policy_json),  # the caller's own copy; the cache stays untouched
     )
