@@ -8,9 +8,10 @@ reason), `NotFound` and `Unavailable` (Temporal cannot be reached: retry later).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -74,6 +75,15 @@ class Unavailable(Exception):
     """Temporal could not be reached or did not answer; nothing was changed, try again."""
 
 
+class NotReady(Unavailable):
+    """The postmortem exists but has not run its first steps yet (storm pacing deferred them), so it cannot
+    answer a query; it can from `ready_at` on. Signals and updates sent meanwhile are kept and applied then."""
+
+    def __init__(self, message: str, ready_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.ready_at = ready_at
+
+
 @dataclass(frozen=True)
 class Opened:
     workflow_id: str
@@ -97,6 +107,13 @@ class Listed:
 # may pass, so callers retry: the intake answers 503, not 400, and the sender keeps the alert.
 _TRANSPORT = (RPCError, OSError, RuntimeError)  # RuntimeError: a lazy client that cannot connect
 _REFUSED = {RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.OUT_OF_RANGE, RPCStatusCode.ALREADY_EXISTS}
+
+
+def _not_ready(err: RPCError) -> bool:
+    # a query to a workflow whose first workflow task is still delayed (start_delay)
+    return err.status == RPCStatusCode.FAILED_PRECONDITION and any(
+        detail.type_url.endswith("WorkflowNotReadyFailure") for detail in err.grpc_status.details
+    )
 
 
 def _translate(err: BaseException, workflow_id: str) -> Exception:
@@ -171,15 +188,35 @@ class Postmortems:
     async def status(self, workflow_id: str) -> PostmortemStatus:
         try:
             return await self.handle(workflow_id).query(PostmortemWorkflow.status)
-        except (RPCError, OSError, RuntimeError) as err:
+        except RPCError as err:
+            if _not_ready(err):
+                raise await self._not_ready_yet(workflow_id) from err
+            raise _translate(err, workflow_id) from err
+        except (OSError, RuntimeError) as err:
             raise _translate(err, workflow_id) from err
 
     async def progress(self, workflow_id: str) -> Progress:
         """Where the postmortem is now, cheaply (for polling)."""
         try:
             return await self.handle(workflow_id).query(PostmortemWorkflow.progress)
-        except (RPCError, OSError, RuntimeError) as err:
+        except RPCError as err:
+            if _not_ready(err):
+                raise await self._not_ready_yet(workflow_id) from err
             raise _translate(err, workflow_id) from err
+        except (OSError, RuntimeError) as err:
+            raise _translate(err, workflow_id) from err
+
+    async def _not_ready_yet(self, workflow_id: str) -> NotReady:
+        """Say when a paced postmortem's first steps are due (its execution time), if Temporal tells."""
+        ready_at: datetime | None = None
+        with contextlib.suppress(RPCError, OSError, RuntimeError):
+            ready_at = (await self.handle(workflow_id).describe()).execution_time
+        when = f" at {ready_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if ready_at else " shortly"
+        return NotReady(
+            f"{workflow_id} exists but has not run its first steps yet (storm pacing deferred them); "
+            f"they start{when}, and its status is available from then on",
+            ready_at,
+        )
 
     async def action_state(self, action_workflow_id: str) -> ActionItemState:
         try:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from afterword.activities.store import ContentStore, StoreError
-from afterword.client import NotFound, Postmortems, Rejected, Unavailable
+from afterword.client import NotFound, NotReady, Postmortems, Rejected, Unavailable
 from afterword.connection import TemporalConnectionError, connect
 from afterword.policies import PolicyError, parse_duration
 from afterword.settings import Settings
@@ -70,6 +70,8 @@ def run(action: Callable[[Postmortems, Settings], Awaitable[T]]) -> T:
         raise click.ClickException(f"refused: {err}") from None
     except NotFound as err:
         raise click.ClickException(f"{err}; `afterword list` shows the postmortems there are") from None
+    except NotReady as err:  # before Unavailable: Temporal answered, the postmortem is merely paced
+        raise click.ClickException(str(err)) from None
     except (Unavailable, TemporalConnectionError) as err:
         raise click.ClickException(
             f"{err}\nIs the worker running (`python worker.py`), or TEMPORAL_ADDRESS set to your cluster?"

@@ -145,11 +145,12 @@ class Errors:
     """The facade's exception types, looked up once (tests may run without the facade)."""
 
     def __init__(self) -> None:
-        from afterword.client import NotFound, Rejected, Unavailable
+        from afterword.client import NotFound, NotReady, Rejected, Unavailable
 
         self.rejected: type[Exception] = Rejected
         self.not_found: type[Exception] = NotFound
         self.unavailable: type[Exception] = Unavailable
+        self.not_ready: type[Exception] = NotReady
 
 
 def episode_key(key: str, number: int) -> str:
@@ -428,7 +429,12 @@ class Dispatcher:
     # ------------------------------------------------------------------ what Temporal knows
 
     async def _episode_from_status(self, number: int, workflow_id: str) -> Episode:
-        status = await self.starter.status(workflow_id)
+        try:
+            status = await self.starter.status(workflow_id)
+        except self.errors.not_ready:
+            # paced, its first steps still ahead (e.g. this intake restarted mid-storm): it cannot have been
+            # resolved or closed yet, as anything sent to it waits for those steps
+            return Episode(number, workflow_id, None)
         return self._episode(number, workflow_id, status)
 
     @staticmethod
@@ -442,10 +448,9 @@ class Dispatcher:
         for number in range(1, MAX_EPISODES + 1):
             workflow_id = postmortem_id(org, episode_key(key, number))
             try:
-                status = await self.starter.status(workflow_id)
+                latest = await self._episode_from_status(number, workflow_id)
             except self.errors.not_found:
                 return latest
-            latest = self._episode(number, workflow_id, status)
         return latest
 
     # ------------------------------------------------------------------ cache

@@ -216,3 +216,40 @@ async def test_a_storm_of_new_incidents_exists_at_once_and_its_paced_first_steps
     for answer in paced:  # ... and its first steps do run: the trigger-time evidence is sealed
         status = await stack.wait(answer["workflow_id"], {"awaiting_resolution"})
         assert status.evidence is not None and status.evidence.sealed
+
+
+async def test_a_paced_postmortem_says_when_it_answers_and_a_restarted_intake_still_matches_it(
+    stack: Stack,
+) -> None:
+    from afterword.activities.store import ContentStore
+    from afterword.client import NotReady
+    from afterword.intake.dispatch import Dispatcher
+    from afterword.intake.pacing import StartPacer
+    from afterword.intake.policy import OrgPolicies
+    from afterword.intake.sources import alertmanager
+
+    run = uuid.uuid4().hex[:8]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    bodies = [json.dumps(am_payload(f'{{}}:{{alertname="Held-{run}-{i}"}}', "firing", t0)).encode() for i in range(2)]
+
+    def intake() -> Dispatcher:  # a fresh one knows nothing: as after a restart
+        pacer = StartPacer(per_second=1 / 3600, burst=1, max_delay=timedelta(hours=1))
+        return Dispatcher(
+            stack.postmortems, OrgPolicies(stack.settings), ContentStore(stack.settings.store_dir), pacer=pacer
+        )
+
+    first = intake()
+    answers = [await first.accept("e2e", alertmanager.parse(body), body) for body in bodies]
+    held = answers[1]
+    assert held.action == "started" and held.note.startswith("storm pacing: first steps in ")
+    assert float(held.note.split(" in ")[1].removesuffix(" s")) > 3500
+    assert held.workflow_id is not None
+
+    with pytest.raises(NotReady) as raised:  # it exists, but cannot answer before its first steps
+        await stack.postmortems.status(held.workflow_id)
+    assert raised.value.ready_at is not None
+    assert timedelta(minutes=59) < raised.value.ready_at - datetime.now(UTC) <= timedelta(hours=1)
+    assert "has not run its first steps yet" in str(raised.value)
+
+    again = await intake().accept("e2e", alertmanager.parse(bodies[1]), bodies[1])
+    assert (again.action, again.workflow_id) == ("matched", held.workflow_id)
