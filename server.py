@@ -83,6 +83,14 @@ def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     return True
 
 
+def free_port(host: str = LOOPBACK) -> int:
+    """A port nothing listens on now (the kernel's pick); for the endpoints nobody asked to pin."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def _die_with_parent_hook() -> Callable[[], None]:
     """A preexec_fn that makes the child receive SIGTERM when the process that started it dies.
 
@@ -129,6 +137,8 @@ class EmbeddedServer:
         self.log_path = self.data_dir / LOG_FILENAME
         self._process: subprocess.Popen[bytes] | None = None
         self._lock_file: IO[str] | None = None
+        # chosen once, so the URL printed is the one the server listens on
+        self.metrics_port = settings.embedded_metrics_port or free_port()
 
     @property
     def address(self) -> str:
@@ -137,6 +147,11 @@ class EmbeddedServer:
     @property
     def ui_url(self) -> str | None:
         return None if self.headless else f"http://{LOOPBACK}:{self.settings.embedded_ui_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """The server's Prometheus endpoint: request rates and latencies per operation (`service_latency`)."""
+        return f"http://{LOOPBACK}:{self.metrics_port}/metrics"
 
     @property
     def pid(self) -> int | None:
@@ -154,6 +169,7 @@ class EmbeddedServer:
             "--port", str(self.settings.embedded_port),
             "--namespace", self.settings.namespace,
             "--log-level", self.log_level,
+            "--metrics-port", str(self.metrics_port),
         ]  # fmt: skip
         for pragma in SQLITE_PRAGMAS:
             args += ["--sqlite-pragma", pragma]
@@ -234,11 +250,11 @@ class EmbeddedServer:
         wanted = [(self.settings.embedded_port, "AFTERWORD_TEMPORAL_PORT", "Temporal gRPC")]
         if not self.headless:
             wanted.append((self.settings.embedded_ui_port, "AFTERWORD_UI_PORT", "Temporal Web UI"))
-        if len({port for port, _, _ in wanted}) < len(wanted):
-            raise EmbeddedServerError(
-                f"AFTERWORD_TEMPORAL_PORT and AFTERWORD_UI_PORT are both {self.settings.embedded_port}; "
-                "give them different values."
-            )
+        wanted.append((self.metrics_port, "AFTERWORD_METRICS_PORT", "Temporal server metrics"))
+        for index, (port, env_var, _) in enumerate(wanted):
+            for other_port, other_var, _ in wanted[index + 1 :]:
+                if port == other_port:
+                    raise EmbeddedServerError(f"{env_var} and {other_var} are both {port}; give them different values.")
         for port, env_var, role in wanted:
             if not port_is_free(port):
                 raise PortInUseError(_port_in_use_message(port, env_var, role))
@@ -290,6 +306,8 @@ class EmbeddedServer:
             env_var, role = "AFTERWORD_TEMPORAL_PORT", "Temporal gRPC"
             if f":{self.settings.embedded_ui_port}" in tail and not self.headless:
                 port, env_var, role = self.settings.embedded_ui_port, "AFTERWORD_UI_PORT", "Temporal Web UI"
+            elif f":{self.metrics_port}" in tail:
+                port, env_var, role = self.metrics_port, "AFTERWORD_METRICS_PORT", "Temporal server metrics"
             return PortInUseError(_port_in_use_message(port, env_var, role))
         return EmbeddedServerError(
             f"the embedded Temporal server exited with code {returncode} while starting; "

@@ -29,6 +29,9 @@ class Settings(BaseModel):
     api_key_env: str = Field(default="TEMPORAL_API_KEY", description="name of the variable holding the API key")
     embedded_port: int = Field(default=7233, description="AFTERWORD_TEMPORAL_PORT")
     embedded_ui_port: int = Field(default=8233, description="AFTERWORD_UI_PORT")
+    embedded_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="AFTERWORD_METRICS_PORT: the embedded server's /metrics; 0: a free port"
+    )
     retention_days: int = Field(default=365, description="AFTERWORD_RETENTION_DAYS")
     intake_host: str = Field(default="127.0.0.1", description="AFTERWORD_INTAKE_HOST")
     intake_port: int = Field(default=8787, description="AFTERWORD_INTAKE_PORT; 0 disables the intake")
@@ -69,6 +72,7 @@ class Settings(BaseModel):
             "TEMPORAL_TLS": "tls",
             "AFTERWORD_TEMPORAL_PORT": "embedded_port",
             "AFTERWORD_UI_PORT": "embedded_ui_port",
+            "AFTERWORD_METRICS_PORT": "embedded_metrics_port",
             "AFTERWORD_RETENTION_DAYS": "retention_days",
             "AFTERWORD_INTAKE_HOST": "intake_host",
             "AFTERWORD_INTAKE_PORT": "intake_port",

@@ -162,6 +162,7 @@ def _print_banner(
         lines.append(f"  Temporal:   {server.address} (embedded; state in {server.db_path})")
         if server.ui_url:
             lines.append(f"  Web UI:     {server.ui_url}/namespaces/{namespace}/workflows")
+        lines.append(f"  Metrics:    {server.metrics_url}")
     else:
         lines.append(f"  Temporal:   {settings.temporal_address} (namespace {namespace})")
     lines.append(f"  Task queue: {settings.task_queue}")

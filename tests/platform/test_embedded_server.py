@@ -209,3 +209,27 @@ async def test_port_in_use_names_the_port_and_the_setting(
     headless = EmbeddedServer(settings.model_copy(update={"embedded_ui_port": port}), headless=True)
     async with headless as address:
         assert address == f"127.0.0.1:{settings.embedded_port}"
+
+
+async def test_metrics_endpoint_serves_the_servers_own_latencies_and_a_taken_port_is_named(
+    settings: Settings, listening_socket: Callable[[], socket.socket]
+) -> None:
+    import httpx
+
+    server = EmbeddedServer(settings, headless=True)
+    async with server as address:
+        client = await Client.connect(address, namespace=settings.namespace)
+        await client.start_workflow("Nothing", id=f"metrics-{uuid.uuid4().hex[:6]}", task_queue="nowhere")
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(server.metrics_url)).text
+    # what operators scrape (and the intake benchmark reads): per-operation latency, per namespace
+    assert 'operation="StartWorkflowExecution"' in text and "service_latency_bucket" in text
+
+    port = listening_socket().getsockname()[1]
+    with pytest.raises(PortInUseError) as metrics_taken:
+        await EmbeddedServer(settings.model_copy(update={"embedded_metrics_port": port}), headless=True).start()
+    assert f"port {port}" in str(metrics_taken.value) and "AFTERWORD_METRICS_PORT" in str(metrics_taken.value)
+
+    clash = settings.model_copy(update={"embedded_metrics_port": settings.embedded_port})
+    with pytest.raises(EmbeddedServerError, match="AFTERWORD_TEMPORAL_PORT and AFTERWORD_METRICS_PORT are both"):
+        await EmbeddedServer(clash, headless=True).start()
