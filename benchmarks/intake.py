@@ -32,7 +32,6 @@ import json
 import os
 import random
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -69,13 +68,6 @@ def children_cpu() -> float:
     """CPU of the finished children this process waited for (the senders)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # --------------------------------------------------------------------------- the storm (child process)
@@ -130,10 +122,15 @@ def schedule(count: int, incidents: int, seed: int = 7) -> list[tuple[int, bool]
     return plan
 
 
+SENDING = "sending"
+
+
 async def paced(count: int, rate: float, concurrency: int, send: Any) -> tuple[list[float], float]:
     """Call `send(i)` for i in range(count) at `rate`/s from `concurrency` senders; latencies in ms."""
     latencies: list[float] = [0.0] * count
     start = time.perf_counter() + 0.2
+    sys.stdout.write(f"{SENDING}\n")  # tells the parent's CPU meter that the burst begins
+    sys.stdout.flush()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(count):
         queue.put_nowait(i)
@@ -263,6 +260,18 @@ def sender_main(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- the system under test
 
 
+async def settled_status(postmortems: Any, workflow_id: str) -> Any:
+    """The status once the postmortem answers: a short run ends before pacing ran every first step."""
+    from afterword.client import NotReady
+
+    while True:
+        try:
+            return await postmortems.status(workflow_id)
+        except NotReady as err:
+            wait = (err.ready_at - datetime.now(UTC)).total_seconds() if err.ready_at else 1.0
+            await asyncio.sleep(min(max(wait, 0.1), 5.0))
+
+
 async def first_steps_lag(client: Any, status: Any) -> float:
     """Seconds from a postmortem's start until its trigger-time evidence was sealed (what pacing defers)."""
     described = await client.get_workflow_handle(status.postmortem_id).describe()
@@ -288,12 +297,67 @@ class CpuMeter:
             "sender": children_cpu(),
         }
 
-    async def measure(self, running: Any) -> dict[str, Any]:
+    async def measure(self, running: Any, sending: asyncio.Event) -> dict[str, Any]:
+        """`running`'s result, with the CPU of the whole run and of the first second after `sending` (the
+        opening burst of new incidents, when the server's creates compete with everything else)."""
         before = self._now()
-        result: dict[str, Any] = await running
+        task = asyncio.ensure_future(running)
+        await asyncio.wait([task, asyncio.ensure_future(sending.wait())], return_when=asyncio.FIRST_COMPLETED)
+        burst = self._now()
+        await asyncio.wait([task], timeout=1.0)
+        first = self._now()
+        result: dict[str, Any] = await task
         after = self._now()
         result["cpu"] = {k: after[k] - before[k] for k in before}
+        # the sender's CPU is known only once it exits (RUSAGE_CHILDREN): the first second shows the rest
+        result["cpu_first_second"] = {k: first[k] - burst[k] for k in before if k != "sender"}
         return result
+
+
+@dataclass
+class ServerStarts:
+    """The embedded server's own view of StartWorkflowExecution (its frontend's `service_latency` histogram,
+    read from /metrics before and after a run): how many start calls it served and how long they took
+    inside the server, whatever the caller did around them."""
+
+    url: str
+    namespace: str
+
+    async def _read(self) -> dict[float, float]:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        async with aiohttp.ClientSession() as http, http.get(self.url) as response:
+            text = await response.text()
+        buckets: dict[float, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                labels = sample.labels
+                if (
+                    sample.name == "service_latency_bucket"
+                    and labels.get("operation") == "StartWorkflowExecution"
+                    and labels.get("service_name") == "frontend"
+                    and labels.get("namespace") == self.namespace
+                ):
+                    buckets[float(labels["le"])] = sample.value
+        return buckets
+
+    async def measure(self, running: Any) -> dict[str, Any]:
+        before = await self._read()
+        result: dict[str, Any] = await running
+        after = await self._read()
+        # cumulative counts per upper bound (seconds), this run only
+        result["server_starts"] = {le: after[le] - before.get(le, 0.0) for le in sorted(after)}
+        return result
+
+
+def server_summary(cumulative: dict[float, float]) -> str:
+    """Count, the share above 50 ms and the bucket holding the p99, from a cumulative histogram."""
+    total = cumulative.get(float("inf"), 0.0)
+    if not total:
+        return "no start calls"
+    within_50ms = max((n for le, n in cumulative.items() if le <= 0.05), default=0.0)
+    p99 = next(le for le, n in sorted(cumulative.items()) if n >= 0.99 * total)
+    return f"{total:6.0f} calls, {total - within_50ms:5.0f} over 50 ms, p99 <= {p99 * 1000:g} ms"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -309,7 +373,7 @@ def report(name: str, result: dict[str, Any], count: int) -> str:
     )
 
 
-async def run_sender(kind: str, args: argparse.Namespace, **extra: str) -> dict[str, Any]:
+async def run_sender(kind: str, args: argparse.Namespace, sending: asyncio.Event, **extra: str) -> dict[str, Any]:
     command = [
         sys.executable,
         str(HERE),
@@ -327,6 +391,9 @@ async def run_sender(kind: str, args: argparse.Namespace, **extra: str) -> dict[
     for key, value in extra.items():
         command += [f"--{key}", value]
     child = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
+    assert child.stdout is not None
+    if (await child.stdout.readline()).decode().strip() == SENDING:
+        sending.set()
     out, _ = await child.communicate()
     if child.returncode != 0:
         raise SystemExit(f"sender {kind} failed ({child.returncode})")
@@ -337,6 +404,8 @@ async def run_sender(kind: str, args: argparse.Namespace, **extra: str) -> dict[
 @contextlib.asynccontextmanager
 async def intake_process(settings: Any, address: str) -> AsyncIterator[tuple[str, int]]:
     """`afterword intake` as its own process against the benchmark's Temporal."""
+    from afterword.server import free_port
+
     port = free_port()
     env = dict(
         os.environ,
@@ -371,7 +440,7 @@ async def main(args: argparse.Namespace) -> int:
     from afterword.connection import connect, prepare_namespace
     from afterword.intake.config import load_config
     from afterword.intake.server import serve
-    from afterword.server import EmbeddedServer
+    from afterword.server import EmbeddedServer, free_port
     from afterword.settings import Settings
     from afterword.worker import run_worker
 
@@ -406,7 +475,13 @@ async def main(args: argparse.Namespace) -> int:
                     url, intake_pid = running.url, os.getpid()
                 else:  # `afterword intake` in its own process, the worker in this one
                     url, intake_pid = await stack.enter_async_context(intake_process(settings, address))
-                meter = CpuMeter(server=server.pid or 0, worker=os.getpid(), intake=intake_pid)
+                cpu = CpuMeter(server=server.pid or 0, worker=os.getpid(), intake=intake_pid)
+                starts = ServerStarts(server.metrics_url, settings.namespace)
+
+                async def measured(kind: str, **extra: str) -> dict[str, Any]:
+                    sending = asyncio.Event()
+                    return await starts.measure(cpu.measure(run_sender(kind, args, sending, **extra), sending))
+
                 print(
                     f"intake {url} ({args.layout}), Temporal {address} (embedded dev server, SQLite), "
                     f"{args.count} notifications over {args.incidents} incidents at {args.rate:g}/s, "
@@ -414,18 +489,17 @@ async def main(args: argparse.Namespace) -> int:
                     f"load average before: {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
-                base = await meter.measure(run_sender("baseline", args, address=address, run=run))
-                intake = await meter.measure(run_sender("storm", args, url=url, org="bench", run=run))
+                base = await measured("baseline", address=address, run=run)
+                intake = await measured("storm", url=url, org="bench", run=run)
                 direct = None
                 if not args.no_facade:
-                    direct = await meter.measure(run_sender(
+                    direct = await measured(
                         "facade",
-                        args,
                         address=address,
                         run=run,
                         org="direct",
                         **{"policy-dir": str(settings.policy_dir), "task-queue": settings.task_queue},
-                    ))
+                    )
 
                 print(f"load average after: {os.getloadavg()[0]:.1f} (other processes on this machine skew both rows)")
                 print(report("baseline: start_workflow USE_EXISTING", base, args.count))
@@ -442,6 +516,14 @@ async def main(args: argparse.Namespace) -> int:
                     if row is not None:
                         shares = "  ".join(f"{k} {v / args.count * 1000:5.2f}" for k, v in row["cpu"].items())
                         print(f"  {name:<12} {shares}")
+                print("CPU cores busy in the first second (the opening burst of new incidents), by process:")
+                for name, row in (("baseline", base), ("intake", intake)):
+                    shares = "  ".join(f"{k} {v:4.2f}" for k, v in row["cpu_first_second"].items())
+                    print(f"  {name:<12} {shares}")
+                print("StartWorkflowExecution inside the server (its own latency histogram, /metrics):")
+                for name, row in (("baseline", base), ("intake", intake), ("facade only", direct)):
+                    if row is not None:
+                        print(f"  {name:<12} {server_summary(row['server_starts'])}")
                 print(f"answers: {intake['statuses']}  actions: {intake['actions']}")
                 by_kind: dict[str, list[float]] = {}
                 for kind, ms in zip(intake["kinds"], intake["latencies"], strict=True):
@@ -477,7 +559,7 @@ async def main(args: argparse.Namespace) -> int:
                     if count >= args.incidents:
                         break
                     await asyncio.sleep(0.2)
-                statuses = [await postmortems.status(wf) for wf in ids]
+                statuses = [await settled_status(postmortems, wf) for wf in ids]
                 unresolved = [s.postmortem_id for s in statuses if s.state != "drafting"]
                 lags = [await first_steps_lag(client, s) for s in statuses]
                 print(
