@@ -150,6 +150,7 @@ class Postmortems:
         rules: PostmortemRules,
         opened_by: str = "afterword",
         start_delay: timedelta | None = None,
+        alert_payload: bytes | None = None,
     ) -> Opened:
         """Start the incident's postmortem, or find the one already running or finished for it (idempotent).
 
@@ -159,12 +160,15 @@ class Postmortems:
         `start_delay` postpones the new postmortem's first steps (the trigger-time evidence capture), not
         its existence: it is durable, listed and signalled at once. The intake uses it to spread a storm
         of new incidents; an existing postmortem is found as always, undelayed.
+
+        `alert_payload`, the raw bytes whose sha256 is `incident.payload_ref`, travels with the start
+        (keep it small: it is part of the workflow's history); the trigger-time capture stores it.
         """
         workflow_id = postmortem_id(incident.org, incident.key)
         try:
             handle = await self.client.start_workflow(
                 PostmortemWorkflow.run,
-                PostmortemInput(incident=incident, rules=rules, opened_by=opened_by),
+                PostmortemInput(incident=incident, rules=rules, opened_by=opened_by, alert_payload=alert_payload),
                 id=workflow_id,
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

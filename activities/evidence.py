@@ -487,6 +487,18 @@ def read_policy(req: EvidenceRequest) -> EvidencePolicy:
         ) from None
 
 
+def keep_alert_payload(store: ContentStore, req: EvidenceRequest) -> None:
+    """The payload that travelled with the start goes into the content store under its own sha256, the
+    incident's payload_ref; bytes that do not match it are not stored (the capture then records the gap)."""
+    data = req.alert_payload
+    if data is None or req.incident.payload_ref is None:
+        return
+    if hashlib.sha256(data).hexdigest() != req.incident.payload_ref:
+        log.warning("%s: the alert payload that came with the start does not match its sha256", req.postmortem_id)
+        return
+    store.put_bytes(data)
+
+
 async def capture(
     settings: Settings,
     req: EvidenceRequest,
@@ -497,6 +509,8 @@ async def capture(
     """Capture (or resume capturing) one phase's evidence and seal its manifest."""
     store = ContentStore(settings.store_dir)
     policy = read_policy(req)
+    if req.alert_payload is not None:
+        await asyncio.to_thread(keep_alert_payload, store, req)
     if sources is None:
         payload_ref = req.incident.payload_ref
         payload = await asyncio.to_thread(store.get, payload_ref) if payload_ref and store.exists(payload_ref) else None

@@ -89,6 +89,13 @@ class IntakeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY, ge=1024, le=16 * 1024 * 1024)
+    payload_with_start_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        le=256 * 1024,  # Temporal warns from 512 KiB per payload; the start and the capture each carry it
+        description="a new postmortem's raw alert payload up to this size travels with its start (durable in "
+        "Temporal, stored by the worker); larger ones are written to the content store first; 0: always",
+    )
     allow_unauthenticated: bool | None = Field(
         default=None,
         description="sources without credentials accept anyone; unset: only when bound to loopback",

@@ -5,8 +5,9 @@ The decisions, in order:
    again from memory, and concurrent copies of one delivery share one piece of work;
 2. the policy decides required / optional / none and why; `none` starts nothing;
 3. firing: start the postmortem or match the running one (an idempotent start, no status query); the
-   raw payload goes into the content store before the start, as the postmortem's first evidence, and a
-   storm of new incidents has its first steps paced (`StartPacer`);
+   raw payload, the postmortem's first evidence, travels with the start when it is small (Temporal keeps
+   it, the trigger-time capture stores it) and goes into the content store before the start otherwise;
+   a storm of new incidents has its first steps paced (`StartPacer`);
    resolved: resolve it (idempotent), which starts the draft clock;
 4. a new firing after resolution (its alerts started after the postmortem's resolution) within the
    policy's flap window reopens the postmortem; later than that it is a recurrence and gets a
@@ -79,7 +80,12 @@ class Starter(Protocol):
     """What the intake needs of the client facade (`afterword.client.Postmortems`)."""
 
     async def open(
-        self, incident: Incident, rules: PostmortemRules, opened_by: str = ..., start_delay: timedelta | None = ...
+        self,
+        incident: Incident,
+        rules: PostmortemRules,
+        opened_by: str = ...,
+        start_delay: timedelta | None = ...,
+        alert_payload: bytes | None = ...,
     ) -> OpenedLike: ...
     async def record_resolution(self, workflow_id: str, req: ResolveRequest) -> Any: ...
     async def reopen(self, workflow_id: str, req: Actor) -> Any: ...
@@ -126,19 +132,26 @@ class Episode:
 
 
 class Payload:
-    """The delivery's raw bytes, stored once they become a postmortem's evidence (before its start):
-    repeats answered from the cache leave nothing behind in the store."""
+    """The delivery's raw bytes, kept only once they become a postmortem's evidence: repeats answered
+    from the cache leave nothing behind. A small payload travels with the start, so Temporal's
+    acknowledgment covers it and the intake writes no file; a larger one is stored before the start."""
 
-    def __init__(self, body: bytes, store: ContentStore) -> None:
+    def __init__(self, body: bytes, store: ContentStore, with_start_max: int) -> None:
         self.body = body
         self.store = store
         self.ref = hashlib.sha256(body).hexdigest()
-        self.stored = False
+        self.with_start = len(body) <= with_start_max
+        self.kept = False  # a start carried it, or the store holds it
 
-    async def keep(self) -> None:
-        if not self.stored:
+    async def for_start(self) -> bytes | None:
+        """What the start carries: the bytes themselves, or None once they are safely in the store."""
+        if self.with_start:
+            self.kept = True
+            return self.body
+        if not self.kept:
             await asyncio.to_thread(self.store.put_bytes, self.body)
-            self.stored = True
+            self.kept = True
+        return None
 
 
 class Errors:
@@ -199,6 +212,7 @@ class Dispatcher:
         errors: Errors | None = None,
         cache_limit: int = 20_000,
         pacer: StartPacer | None = None,
+        payload_with_start_max_bytes: int = 64 * 1024,
     ) -> None:
         self.starter = starter
         self.policies = policies
@@ -212,6 +226,7 @@ class Dispatcher:
         self._episodes: OrderedDict[str, Episode] = OrderedDict()
         self._cache_limit = cache_limit
         self.pacer = pacer or StartPacer(0, 1, timedelta(0))
+        self.payload_with_start_max = payload_with_start_max_bytes
 
     # ------------------------------------------------------------------ entry point
 
@@ -246,7 +261,7 @@ class Dispatcher:
         if notification.status is Status.IGNORED:
             log.info("%s delivery ignored: %s", notification.source, notification.note)
             return Outcome(action="ignored", note=notification.note)
-        payload = Payload(body, self.store)
+        payload = Payload(body, self.store, self.payload_with_start_max)
         assessment = self.policies.assess(org, notification, payload.ref)
         early = self._repeat_during_resolve(org, notification, assessment)
         if early is not None:
@@ -288,7 +303,7 @@ class Dispatcher:
     ) -> Outcome:
         outcome = outcome.model_copy(
             update={
-                "payload_ref": payload.ref if payload.stored else None,
+                "payload_ref": payload.ref if payload.kept else None,
                 "requirement": assessment.requirement.value,
                 "severity": assessment.incident.severity,
                 "reasons": assessment.reasons,
@@ -361,12 +376,14 @@ class Dispatcher:
     async def _open(
         self, incident: Incident, a: Assessment, by: str, payload: Payload, *, new: bool
     ) -> tuple[OpenedLike, timedelta]:
-        """An idempotent start, and the delay its first steps were given. The payload is stored first (the
-        new postmortem's evidence); a postmortem the intake has not seen before takes a slot from the
-        pacer, one it knows is only confirmed."""
-        await payload.keep()
+        """An idempotent start, and the delay its first steps were given. The payload (the new postmortem's
+        evidence) goes with it or into the store first; a postmortem the intake has not seen before takes
+        a slot from the pacer, one it knows is only confirmed."""
+        carried = await payload.for_start()
         delay = self.pacer.reserve() if new else timedelta(0)
-        opened = await self.starter.open(incident, a.rules(incident), by, start_delay=delay or None)
+        opened = await self.starter.open(
+            incident, a.rules(incident), by, start_delay=delay or None, alert_payload=carried
+        )
         return opened, delay
 
     async def _after(self, episode: Episode, n: Notification, a: Assessment, by: str) -> Outcome | None:

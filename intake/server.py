@@ -189,6 +189,7 @@ def build_app(
         trust_for=config.trust_for,
         errors=errors,
         pacer=StartPacer(config.pace_starts_per_second, config.pace_burst, config.pace_max_delay),
+        payload_with_start_max_bytes=config.payload_with_start_max_bytes,
     )
     app = web.Application(middlewares=[_errors], client_max_size=config.max_body_bytes + 1)
     app[STATE] = IntakeState(settings, config, credentials, policies)

@@ -141,10 +141,21 @@ class PostmortemRules(Model):
 # ---------------------------------------------------------------------------------------------------
 
 
+# raw payload bytes cross Temporal as base64 in JSON; in Python they are the bytes themselves
+BYTES_AS_BASE64 = ConfigDict(extra="forbid", ser_json_bytes="base64", val_json_bytes="base64")
+
+
 class PostmortemInput(Model):
+    model_config = BYTES_AS_BASE64
+
     incident: Incident
     rules: PostmortemRules
     opened_by: str = "afterword"
+    alert_payload: bytes | None = Field(
+        default=None,
+        description="the raw alert payload (sha256 = incident.payload_ref) when it is small enough to travel "
+        "with the start: Temporal keeps it durably, and the trigger-time capture puts it in the content store",
+    )
 
 
 class Actor(Model):
@@ -292,10 +303,15 @@ class TimelineEdit(Actor):
 
 
 class EvidenceRequest(Model):
+    model_config = BYTES_AS_BASE64
+
     postmortem_id: str
     incident: Incident
     phase: Literal["trigger", "resolution"] = "trigger"
     policy: dict[str, Any] = Field(default_factory=dict)
+    alert_payload: bytes | None = Field(
+        default=None, description="the raw alert payload that travelled with the start (trigger phase)"
+    )
 
 
 class EvidenceSummary(Model):

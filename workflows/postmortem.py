@@ -96,6 +96,8 @@ class PostmortemWorkflow:
     def __init__(self, inp: PostmortemInput) -> None:
         self.incident = inp.incident
         self.rules = inp.rules
+        # the raw alert payload, when it came with the start: handed to the trigger-time capture once
+        self.alert_payload = inp.alert_payload
         self.owner: str | None = None
         self.draft_ref: str | None = None
         self.findings: list[Finding] = []
@@ -367,7 +369,8 @@ class PostmortemWorkflow:
             summary: EvidenceSummary = await workflow.execute_activity(
                 "preserve_evidence",
                 EvidenceRequest(postmortem_id=self.id, incident=self.incident, phase=phase,
-                                policy=self.rules.policy),
+                                policy=self.rules.policy,
+                                alert_payload=self.alert_payload if phase == "trigger" else None),
                 result_type=EvidenceSummary,
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(seconds=30),  # the capture beats every few seconds

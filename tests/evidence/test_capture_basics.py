@@ -143,3 +143,25 @@ def test_timeline_models_cross_the_temporal_boundary() -> None:
     for value in (request, result):
         (back,) = converter.from_payloads(converter.to_payloads([value]), [type(value)])
         assert back == value
+
+
+async def test_a_payload_that_came_with_the_start_is_stored_by_the_capture_and_a_forged_one_is_not(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    store = ContentStore(settings.store_dir)
+    started = datetime.now(UTC) - timedelta(minutes=10)
+    built = make_request(ContentStore(tmp_path / "elsewhere"), started)  # the intake wrote no file here
+    body = ContentStore(tmp_path / "elsewhere").get(built.incident.payload_ref or "")
+    acts = EvidenceActivities(settings)
+
+    carried = built.model_copy(update={"alert_payload": body})
+    summary = await acts.preserve_evidence(carried)
+    assert summary.sealed and not summary.gaps
+    assert store.get(built.incident.payload_ref or "") == body  # under its own sha256: the incident's ref
+
+    forged = built.model_copy(update={"postmortem_id": "pm-acme-forged", "alert_payload": body + b" "})
+    forged = forged.model_copy(update={"incident": forged.incident.model_copy(update={"payload_ref": "0" * 64})})
+    summary = await acts.preserve_evidence(forged)
+    # bytes that do not match their ref are not kept, and the capture says the payload is missing
+    assert not store.exists("0" * 64) and any("raw alert payload" in gap for gap in summary.gaps)

@@ -49,7 +49,12 @@ class FakeStarter:
             raise Unavailable("Temporal did not answer: connection refused")
 
     async def open(
-        self, incident: Incident, rules: PostmortemRules, opened_by: str = "x", start_delay: timedelta | None = None
+        self,
+        incident: Incident,
+        rules: PostmortemRules,
+        opened_by: str = "x",
+        start_delay: timedelta | None = None,
+        alert_payload: bytes | None = None,
     ) -> FakeOpened:
         self._check()
         workflow_id = postmortem_id(incident.org, incident.key)
@@ -57,7 +62,11 @@ class FakeStarter:
         if workflow_id in self.workflows:
             return FakeOpened(workflow_id, False)
         self.workflows[workflow_id] = {
-            "state": "awaiting_resolution", "incident": incident, "rules": rules, "start_delay": start_delay
+            "state": "awaiting_resolution",
+            "incident": incident,
+            "rules": rules,
+            "start_delay": start_delay,
+            "alert_payload": alert_payload,
         }
         return FakeOpened(workflow_id, True)
 

@@ -77,19 +77,36 @@ async def test_only_firings_with_news_go_back_to_temporal_once_the_acknowledgmen
     assert await send(d, am("firing", T0 + timedelta(minutes=2))) == "started"  # a new one does
 
 
-async def test_only_the_payload_of_a_start_is_kept(starter: FakeStarter, tmp_path: Path) -> None:
+async def test_only_the_payload_of_a_start_is_kept_and_a_small_one_travels_with_it(
+    starter: FakeStarter, tmp_path: Path
+) -> None:
     d = dispatcher(starter, tmp_path)
+    store = ContentStore(tmp_path / "store")
     first = am("firing", T0)
     started = await d.accept("acme", alertmanager.parse(first), first)
-    assert started.payload_ref is not None
-    assert ContentStore(tmp_path / "store").get(started.payload_ref) == first
+    assert started.payload_ref == hashlib.sha256(first).hexdigest()
     (wf,) = starter.workflows.values()
-    assert wf["incident"].payload_ref == started.payload_ref  # the postmortem's first evidence
+    assert wf["incident"].payload_ref == started.payload_ref  # the postmortem's first evidence ...
+    assert wf["alert_payload"] == first  # ... carried by the start, which Temporal keeps durably
+    assert not store.exists(started.payload_ref)  # no file written on the intake's side
     repeat = am("firing", T0, extra="1")
     matched = await d.accept("acme", alertmanager.parse(repeat), repeat)
     assert matched.action == "matched" and matched.payload_ref is None
-    # a repeat answered from the cache is evidence of nothing new: it leaves no orphan blob behind
-    assert not ContentStore(tmp_path / "store").exists(hashlib.sha256(repeat).hexdigest())
+    # a repeat answered from the cache is evidence of nothing new: it leaves nothing behind
+    assert not store.exists(hashlib.sha256(repeat).hexdigest())
+
+
+async def test_a_payload_too_large_to_travel_with_the_start_is_stored_before_it(
+    starter: FakeStarter, tmp_path: Path
+) -> None:
+    store = ContentStore(tmp_path / "store")
+    d = Dispatcher(starter, FakePolicies(timedelta(minutes=30)), store, payload_with_start_max_bytes=100)
+    body = am("firing", T0)
+    assert len(body) > 100
+    started = await d.accept("acme", alertmanager.parse(body), body)
+    (wf,) = starter.workflows.values()
+    assert wf["alert_payload"] is None and started.payload_ref == wf["incident"].payload_ref
+    assert store.get(started.payload_ref) == body  # stored before the start was asked for
 
 
 @pytest.mark.parametrize("trust", [0, 10])

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from afterword.activities.store import ContentStore
 from afterword.client import Postmortems
 from afterword.connection import connect
 from afterword.intake.api import open_postmortem, resolve_postmortem
@@ -77,6 +78,11 @@ async def test_alert_group_lifecycle_storm_flap_and_recurrence(stack: Stack) -> 
     status = await stack.wait(workflow_id, {"awaiting_resolution"})
     assert status.incident.payload_ref == answer["payload_ref"]
     assert status.incident.source == "alertmanager" and status.incident.service == "checkout"
+    # the raw payload travelled with the start; the trigger-time capture put it in the content store
+    assert status.evidence is not None and status.evidence.sealed
+    assert not [gap for gap in status.evidence.gaps if "alert payload" in gap]
+    kept = ContentStore(stack.settings.store_dir).get(answer["payload_ref"])
+    assert json.loads(kept)["groupKey"] == group
 
     # a storm: 40 concurrent re-sends of the group (growing alert lists), all reach the same postmortem
     storm = await asyncio.gather(
@@ -221,7 +227,6 @@ async def test_a_storm_of_new_incidents_exists_at_once_and_its_paced_first_steps
 async def test_a_paced_postmortem_says_when_it_answers_and_a_restarted_intake_still_matches_it(
     stack: Stack,
 ) -> None:
-    from afterword.activities.store import ContentStore
     from afterword.client import NotReady
     from afterword.intake.dispatch import Dispatcher
     from afterword.intake.pacing import StartPacer

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from afterword.activities.store import ContentStore
 from afterword.intake.config import IntakeConfig, SourceConfig
 from afterword.intake.server import build_app
 from afterword.settings import Settings
@@ -57,7 +56,7 @@ async def http(starter: FakeStarter, settings: Settings) -> AsyncIterator[TestCl
         yield client
 
 
-async def test_alertmanager_firing_is_stored_then_started(
+async def test_alertmanager_firing_starts_a_postmortem_carrying_its_raw_payload(
     http: TestClient, starter: FakeStarter, settings: Settings
 ) -> None:
     body = example("alertmanager-firing.json")
@@ -67,8 +66,9 @@ async def test_alertmanager_firing_is_stored_then_started(
     assert answer["action"] == "started" and answer["severity"] == "SEV1"
     assert answer["reasons"] == ["severity SEV1 requires one"]
     assert answer["payload_ref"] == hashlib.sha256(body).hexdigest()
-    assert ContentStore(settings.store_dir).get(answer["payload_ref"]) == body  # raw bytes, unaltered
-    incident = starter.workflows[answer["workflow_id"]]["incident"]
+    started = starter.workflows[answer["workflow_id"]]
+    assert started["alert_payload"] == body  # raw bytes, unaltered, with the start
+    incident = started["incident"]
     assert incident.payload_ref == answer["payload_ref"] and incident.source == "alertmanager"
 
 
