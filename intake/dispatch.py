@@ -141,12 +141,11 @@ class Payload:
         self.store = store
         self.ref = hashlib.sha256(body).hexdigest()
         self.with_start = len(body) <= with_start_max
-        self.kept = False  # a start carried it, or the store holds it
+        self.kept = False  # the store holds it, or a start that created a postmortem carried it
 
     async def for_start(self) -> bytes | None:
         """What the start carries: the bytes themselves, or None once they are safely in the store."""
         if self.with_start:
-            self.kept = True
             return self.body
         if not self.kept:
             await asyncio.to_thread(self.store.put_bytes, self.body)
@@ -384,6 +383,8 @@ class Dispatcher:
         opened = await self.starter.open(
             incident, a.rules(incident), by, start_delay=delay or None, alert_payload=carried
         )
+        if carried is not None and opened.created:  # an existing postmortem keeps its own first payload
+            payload.kept = True
         return opened, delay
 
     async def _after(self, episode: Episode, n: Notification, a: Assessment, by: str) -> Outcome | None:

@@ -96,6 +96,20 @@ async def test_only_the_payload_of_a_start_is_kept_and_a_small_one_travels_with_
     assert not store.exists(hashlib.sha256(repeat).hexdigest())
 
 
+async def test_a_start_that_finds_the_postmortem_existing_claims_no_payload(
+    starter: FakeStarter, tmp_path: Path
+) -> None:
+    first = am("firing", T0)
+    await dispatcher(starter, tmp_path).accept("acme", alertmanager.parse(first), first)
+    later = am("firing", T0 + timedelta(minutes=1))  # news, to an intake that restarted since
+    matched = await dispatcher(starter, tmp_path).accept("acme", alertmanager.parse(later), later)
+    assert matched.action == "matched" and starter.count("open") == 2
+    # Temporal kept the existing postmortem's input: this payload is nowhere, and the answer says so
+    assert matched.payload_ref is None
+    (wf,) = starter.workflows.values()
+    assert wf["alert_payload"] == first
+
+
 async def test_a_payload_too_large_to_travel_with_the_start_is_stored_before_it(
     starter: FakeStarter, tmp_path: Path
 ) -> None:
