@@ -91,7 +91,7 @@ def free_port(host: str = LOOPBACK) -> int:
         return port
 
 
-def _die_with_parent_hook() -> Callable[[], None]:
+def die_with_parent_hook() -> Callable[[], None]:
     """A preexec_fn that makes the child receive SIGTERM when the process that started it dies.
 
     Everything that may allocate (loading libc, resolving prctl) happens here, before the fork, so the
@@ -274,7 +274,7 @@ class EmbeddedServer:
                 # Own session: a Ctrl-C in the terminal reaches only the worker, which then stops the
                 # worker first and the server last, instead of both racing to exit.
                 start_new_session=True,
-                preexec_fn=_die_with_parent_hook(),
+                preexec_fn=die_with_parent_hook(),
             )
 
     async def _wait_ready(self) -> None:

@@ -11,6 +11,29 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 TASK_QUEUE = "afterword"
+# one log line format for the worker and the intake process it runs, so their output reads as one
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+# environment variable -> field
+ENV_VARS: dict[str, str] = {
+    "AFTERWORD_DATA_DIR": "data_dir",
+    "AFTERWORD_POLICY_DIR": "policy_dir",
+    "AFTERWORD_ORG": "default_org",
+    "TEMPORAL_ADDRESS": "temporal_address",
+    "TEMPORAL_NAMESPACE": "namespace",
+    "AFTERWORD_TASK_QUEUE": "task_queue",
+    "TEMPORAL_TLS_CERT": "tls_cert",
+    "TEMPORAL_TLS_KEY": "tls_key",
+    "TEMPORAL_TLS_CA": "tls_ca",
+    "TEMPORAL_TLS": "tls",
+    "AFTERWORD_TEMPORAL_PORT": "embedded_port",
+    "AFTERWORD_UI_PORT": "embedded_ui_port",
+    "AFTERWORD_METRICS_PORT": "embedded_metrics_port",
+    "AFTERWORD_RETENTION_DAYS": "retention_days",
+    "AFTERWORD_INTAKE_HOST": "intake_host",
+    "AFTERWORD_INTAKE_PORT": "intake_port",
+}
 
 
 class Settings(BaseModel):
@@ -56,27 +79,24 @@ class Settings(BaseModel):
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) or None
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as the environment `from_env` reads back (for a child process of the worker)."""
+        env: dict[str, str] = {}
+        for var, name in ENV_VARS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                env[var] = "1" if value else "0"
+            elif isinstance(value, Path):
+                env[var] = str(value.expanduser().resolve())
+            else:
+                env[var] = str(value)
+        return env
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
         env = dict(os.environ if env is None else env)
-        mapping = {
-            "AFTERWORD_DATA_DIR": "data_dir",
-            "AFTERWORD_POLICY_DIR": "policy_dir",
-            "AFTERWORD_ORG": "default_org",
-            "TEMPORAL_ADDRESS": "temporal_address",
-            "TEMPORAL_NAMESPACE": "namespace",
-            "AFTERWORD_TASK_QUEUE": "task_queue",
-            "TEMPORAL_TLS_CERT": "tls_cert",
-            "TEMPORAL_TLS_KEY": "tls_key",
-            "TEMPORAL_TLS_CA": "tls_ca",
-            "TEMPORAL_TLS": "tls",
-            "AFTERWORD_TEMPORAL_PORT": "embedded_port",
-            "AFTERWORD_UI_PORT": "embedded_ui_port",
-            "AFTERWORD_METRICS_PORT": "embedded_metrics_port",
-            "AFTERWORD_RETENTION_DAYS": "retention_days",
-            "AFTERWORD_INTAKE_HOST": "intake_host",
-            "AFTERWORD_INTAKE_PORT": "intake_port",
-        }
-        values: dict[str, object] = {field: env[var] for var, field in mapping.items() if env.get(var)}
+        values: dict[str, object] = {field: env[var] for var, field in ENV_VARS.items() if env.get(var)}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)

@@ -32,9 +32,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from afterword.activities.registry import build_activities
 from afterword.connection import NamespaceSetupError, TemporalConnectionError, connect, prepare_namespace
+from afterword.intake.child import IntakeChild, IntakeChildError
 from afterword.policies import PolicyError, load_org_policy, load_policy
 from afterword.server import EmbeddedServer, EmbeddedServerError
-from afterword.settings import Settings
+from afterword.settings import LOG_FORMAT, Settings
 from afterword.workflows.registry import WORKFLOWS
 
 log = logging.getLogger("afterword.worker")
@@ -49,7 +50,7 @@ WORKFLOW_SUPPORT = (
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 # Activities are short (files, HTTP calls); let running ones finish rather than cancel them at stop.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
-_RUNTIME_ERRORS = (EmbeddedServerError, TemporalConnectionError, NamespaceSetupError)
+_RUNTIME_ERRORS = (EmbeddedServerError, TemporalConnectionError, NamespaceSetupError, IntakeChildError)
 
 
 class WorkerSettingsError(ValueError):
@@ -66,6 +67,16 @@ def check_policies(settings: Settings) -> list[Path]:
     for path in checked:
         load_policy(path)
     return checked
+
+
+def check_intake_config(settings: Settings) -> None:
+    """The intake's TOML, validated before anything starts (the intake process reads it again)."""
+    from afterword.intake.config import ConfigError, config_path, load_config
+
+    try:
+        load_config(config_path(settings))
+    except ConfigError as err:
+        raise WorkerSettingsError(f"invalid intake configuration, not starting: {err}") from None
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -106,10 +117,10 @@ async def run(
     """
     check_policies(settings)
     serve_intake = intake and settings.intake_port != 0
-    # Imported before anything starts, and only when wanted (so --no-intake works on its own): a
-    # missing module is an ImportError that stops the worker at once, never a silent skip.
     if serve_intake:
-        from afterword.intake.server import serve
+        check_intake_config(settings)
+    # Imported before anything starts, and only when wanted: a missing module is an ImportError that
+    # stops the worker at once, never a silent skip. (The intake's HTTP stack loads in its own process.)
     if demo:
         from afterword.examples.demo import run_demo
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -123,10 +134,10 @@ async def run(
         await stack.enter_async_context(run_worker(client, settings))
 
         intake_url: str | None = None
-        if serve_intake:
-            running = await stack.enter_async_context(serve(client, settings, announce=False))
-            if running is not None:
-                intake_url = f"{running.url}/v1/alerts/<source>"
+        if serve_intake:  # a process of its own: a storm of alerts never slows the workflows (intake/child.py)
+            address = server.address if server is not None else settings.temporal_address
+            assert address is not None
+            intake_url = (await stack.enter_async_context(IntakeChild(settings, address))).url
 
         _print_banner(settings, server, intake_url, report.retention_warning)
         if ready is not None:
@@ -217,7 +228,7 @@ async def _serve_until_signal(settings: Settings, *, demo: bool, intake: bool, h
 )
 def cli(data_dir: Path | None, demo: bool, no_intake: bool, headless: bool, log_level: str) -> int:
     """Run the afterword worker (and, with no TEMPORAL_ADDRESS, an embedded Temporal server)."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
     # the postmortem's own log lines already name it; the SDK's context dict would only repeat it
     workflow.logger.workflow_info_on_message = False
     try:

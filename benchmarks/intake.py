@@ -471,13 +471,13 @@ async def main(args: argparse.Namespace) -> int:
             (data / "intake.toml").write_text(f"[intake]\nallow_unauthenticated = true\n{pacing}")
             config = load_config(data / "intake.toml")
             async with run_worker(client, settings), contextlib.AsyncExitStack() as stack:
-                if args.layout == "together":  # as `python worker.py` runs it: intake beside the worker
+                if args.layout == "together":  # embedded: `serve()` in the worker's own process and event loop
                     running = await stack.enter_async_context(
                         serve(client, settings, port=0, announce=False, config=config)
                     )
                     assert running is not None
                     url, intake_pid = running.url, os.getpid()
-                else:  # `afterword intake` in its own process, the worker in this one
+                else:  # `afterword intake` in its own process, as `python worker.py` runs it; the worker in this one
                     url, intake_pid = await stack.enter_async_context(intake_process(settings, address))
                 cpu = CpuMeter(server=server.pid or 0, worker=os.getpid(), intake=intake_pid)
                 starts = ServerStarts(server.metrics_url, settings.namespace)
@@ -597,7 +597,7 @@ def parse() -> argparse.Namespace:
         "--layout",
         choices=["separate", "together"],
         default="separate",
-        help="intake in its own process (afterword intake) or beside the worker (worker.py)",
+        help="intake in its own process (afterword intake, as worker.py runs it) or in the worker's (serve())",
     )
     parser.add_argument(
         "--pace", type=float, help="the intake's pace_starts_per_second (default: its own default; 0: off)"

@@ -38,9 +38,17 @@ def _settings(host: str | None, port: int | None) -> Settings:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="intake TOML (default: AFTERWORD_INTAKE_CONFIG, else <data_dir>/intake.toml)",
 )
-def intake_cmd(host: str | None, port: int | None, config_file: Path | None) -> None:
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
+)
+def intake_cmd(host: str | None, port: int | None, config_file: Path | None, log_level: str) -> None:
     """Run the alert intake on its own, against a Temporal that a worker already serves."""
+    import logging
+
     from afterword.intake.config import ConfigError, config_path, load_config
+    from afterword.settings import LOG_FORMAT
+
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
 
     settings = _settings(host, port)
     try:

@@ -20,7 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Describe
 from temporalio.client import Client
 
 from afterword.connection import connect
-from afterword.server import EmbeddedServer, port_is_free
+from afterword.server import EmbeddedServer, free_port, port_is_free
 from afterword.settings import Settings
 
 WORKER_SCRIPT = Path(__file__).resolve().parents[2] / "worker.py"
@@ -220,3 +220,86 @@ async def test_with_temporal_address_the_worker_joins_that_server(settings: Sett
         with pytest.raises(asyncio.CancelledError):
             await task
         assert not port_is_free(settings.embedded_port)  # the cluster is not the worker's to stop
+
+
+def _start_worker(settings: Settings, tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(WORKER_SCRIPT), *args],
+        env=_env(settings, **env),
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "worker.stderr").open("w"),
+        text=True,
+    )
+
+
+def _intake_children(worker_pid: int) -> list[int]:
+    """Pids of the worker's `afterword intake` children."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent == worker_pid and b"\x00intake\x00--log-level" in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.e2e
+async def test_the_intake_runs_in_a_child_process_restarted_if_it_dies_and_stopped_with_the_worker(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import httpx
+
+    port = free_port()
+    worker = _start_worker(settings, tmp_path, "--headless", AFTERWORD_INTAKE_PORT=str(port))
+    url = f"http://127.0.0.1:{port}/v1/alerts/alertmanager"
+    body = (Path(__file__).resolve().parents[2] / "examples" / "alerts" / "alertmanager-firing.json").read_bytes()
+    headers = {"Content-Type": "application/json"}
+    try:
+        banner = await asyncio.to_thread(_read_until, worker, "Data dir:")
+        assert f"Intake:     http://127.0.0.1:{port}/v1/alerts/<source>" in banner, banner
+        (child,) = _intake_children(worker.pid)
+        async with httpx.AsyncClient(timeout=10) as http:
+            first = await http.post(url, content=body, headers=headers)
+            assert first.status_code == 202 and first.json()["action"] == "started", first.text
+
+            os.kill(child, signal.SIGKILL)  # a crash of the intake: the worker brings it back
+            again = None
+            for _ in range(200):
+                with contextlib.suppress(httpx.TransportError):
+                    again = await http.post(url, content=body, headers=headers)
+                    break
+                await asyncio.sleep(0.1)
+            assert again is not None and again.status_code == 202, "the intake did not come back"
+            # the new process knows nothing of the first delivery: Temporal does, so it matches
+            assert again.json()["action"] == "matched"
+            assert again.json()["workflow_id"] == first.json()["workflow_id"]
+        (restarted,) = _intake_children(worker.pid)
+        assert restarted != child
+        log = (tmp_path / "worker.stderr").read_text()
+        assert "the alert intake exited with code -9; restarting it" in log
+        assert "-> started" in log  # the intake's own log lines join the worker's
+
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        assert not Path(f"/proc/{restarted}").exists() or b"zombie" in Path(f"/proc/{restarted}/status").read_bytes()
+        assert port_is_free(port)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+def test_an_invalid_intake_config_stops_the_worker_before_anything_starts(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "intake.toml").write_text("[intake]\nmax_body_bytes = 'lots'\n")
+    result = subprocess.run(
+        [sys.executable, str(WORKER_SCRIPT), "--headless"],
+        env=_env(settings, AFTERWORD_INTAKE_PORT=str(free_port())),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "invalid intake configuration" in result.stderr and "max_body_bytes" in result.stderr
+    assert not (settings.data_dir / "temporal.db").exists()  # no server was started
