@@ -4,8 +4,9 @@
 - `sources/`: one module per sender (Alertmanager, PagerDuty, Grafana, Opsgenie, generic v1) -> `Notification`
 - `auth`, `config`: proof of origin (tokens, HMAC) and the intake's TOML configuration (secrets by reference)
 - `policy`: the org's policy (cached, last good version kept): severity, required/optional/none and why
-- `dispatch`: storage of the raw payload, duplicate memory, start / match / resolve / reopen / recurrence
+- `dispatch`: keeping the raw payload, duplicate memory, start / match / resolve / reopen / recurrence
 - `api`: `open_postmortem` / `resolve_postmortem` for programs
+- `child`: the intake as the worker's supervised child process (`python worker.py`)
 
 See docs/intake.md.
 """
