@@ -24,6 +24,7 @@ from afterword.settings import Settings
 log = logging.getLogger("afterword.intake")
 
 LISTENING = "afterword intake listening on "  # the line `afterword intake` prints once it listens
+STEADY = 60.0  # seconds an intake must have run for its next restart to come after the shortest pause
 
 
 def command(log_level: int) -> list[str]:
@@ -46,14 +47,15 @@ class IntakeChild:
         *,
         ready_timeout: float = 60.0,
         stop_timeout: float = 10.0,
+        first_restart_pause: float = 1.0,
         max_restart_pause: float = 30.0,
     ) -> None:
         self.env = {**os.environ, **settings.to_env(), "TEMPORAL_ADDRESS": temporal_address}
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
+        self.first_restart_pause = first_restart_pause
         self.max_restart_pause = max_restart_pause
         self.url: str | None = None  # what it printed: http://host:port/v1/alerts/<source>
-        self.restarts = 0
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._forwarders: set[asyncio.Task[None]] = set()
@@ -91,19 +93,21 @@ class IntakeChild:
         )
         self._process = process
         assert process.stdout is not None
+        url: str | None = None
         try:
             async with asyncio.timeout(self.ready_timeout):
                 while line := (await process.stdout.readline()).decode(errors="replace"):
                     if line.startswith(LISTENING):
-                        self.url = line.removeprefix(LISTENING).split(" ", 1)[0].strip()
+                        url = line.removeprefix(LISTENING).split(" ", 1)[0].strip()
                         break
                     sys.stdout.write(line)
         except TimeoutError:
             await self._stop()
             raise IntakeChildError(f"the alert intake did not listen within {self.ready_timeout:.0f} s") from None
-        if self.url is None:  # stdout closed: it exited, having said why on stderr
+        if url is None:  # stdout closed: it exited, having said why on stderr
             code = await process.wait()
             raise IntakeChildError(f"the alert intake exited with code {code} while starting (its message is above)")
+        self.url = url
         forwarder = asyncio.create_task(self._forward(process))
         self._forwarders.add(forwarder)
         forwarder.add_done_callback(self._forwarders.discard)
@@ -116,25 +120,28 @@ class IntakeChild:
             sys.stdout.flush()
 
     async def _supervise(self) -> None:
-        """A dead intake is restarted, after 1 s, then 2, 4, ... up to `max_restart_pause` while it keeps dying."""
-        pause = 1.0
+        """A dead intake is restarted after 1 s, then 2, 4, ... up to `max_restart_pause` while it keeps dying
+        (failing to start, or exiting within a minute of starting)."""
+        loop = asyncio.get_running_loop()
+        pause, started = self.first_restart_pause, loop.time()
         while True:
             process = self._process
             assert process is not None
             code = await process.wait()
             if self._stopping:
                 return
-            log.error("the alert intake exited with code %s; restarting it in %.0f s", code, pause)
+            if loop.time() - started > STEADY:
+                pause = self.first_restart_pause
+            log.error("the alert intake exited with code %s; restarting it in %g s", code, pause)
             await asyncio.sleep(pause)
+            pause = min(pause * 2, self.max_restart_pause)
             try:
                 await self._start()
             except IntakeChildError as err:
                 log.error("%s", err)
-                pause = min(pause * 2, self.max_restart_pause)
                 continue
-            self.restarts += 1
+            started = loop.time()
             log.warning("the alert intake is back at %s", self.url)
-            pause = 1.0
 
     async def _stop(self) -> None:
         process = self._process
