@@ -419,7 +419,8 @@ async def intake_process(settings: Any, address: str) -> AsyncIterator[tuple[str
         AFTERWORD_INTAKE_PORT=str(port),
         AFTERWORD_TASK_QUEUE=settings.task_queue,
     )
-    command = [sys.executable, "-c", "from afterword.cli import main; main()", "intake"]
+    # warnings only: its INFO line per start and resolve would bury the figures
+    command = [sys.executable, "-c", "from afterword.cli import main; main()", "intake", "--log-level", "warning"]
     child = await asyncio.create_subprocess_exec(*command, env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
