@@ -151,7 +151,9 @@ async def run(
                 demo_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await demo_task
-            log.info("stopping: worker first, then %s", "the embedded server" if server else "nothing else")
+            steps = ["the intake"] if intake_url else []
+            steps += ["the worker"] + (["the embedded server"] if server else [])
+            log.info("stopping: %s", ", then ".join(steps))
 
 
 async def _run_demo(demo: Awaitable[object]) -> None:
