@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -10,15 +9,8 @@ import pytest
 from temporalio.client import Client
 
 from afterword.connection import connect, prepare_namespace
-from afterword.server import EmbeddedServer
+from afterword.server import EmbeddedServer, free_port
 from afterword.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ shared by this folder's end-to-end tests (each test uses its own incident keys).
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from afterword.client import Postmortems
 from afterword.connection import connect, prepare_namespace
 from afterword.intake.config import IntakeConfig, SourceConfig
 from afterword.intake.server import serve
-from afterword.server import EmbeddedServer
+from afterword.server import EmbeddedServer, free_port
 from afterword.settings import Settings
 from afterword.worker import run_worker
 from afterword.workflows.models import PostmortemStatus
@@ -32,13 +31,6 @@ extends = "default"
 [intake]
 flap_window = "10m"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -21,10 +21,10 @@ from afterword.connection import connect
 from afterword.intake.api import open_postmortem, resolve_postmortem
 from afterword.intake.config import IntakeConfig
 from afterword.intake.server import build_app, run_app
-from afterword.server import EmbeddedServer
+from afterword.server import EmbeddedServer, free_port
 from afterword.workflows.models import Incident
 
-from .conftest import AM_TOKEN, PD_SECRET, Stack, free_port
+from .conftest import AM_TOKEN, PD_SECRET, Stack
 from .fakes import example_json
 
 pytestmark = pytest.mark.e2e

@@ -17,10 +17,11 @@ import pytest
 from aiohttp import web
 
 from afterword.intake.server import run_app
+from afterword.server import free_port
 from afterword.workflows import search_attributes as sa
 from tests.helpers import child_process
 
-from .conftest import AM_TOKEN, Stack, free_port
+from .conftest import AM_TOKEN, Stack
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"

@@ -8,14 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from afterword.server import free_port as any_free_port
 from afterword.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -24,7 +18,7 @@ def free_port() -> Callable[[], int]:
     handed_out: set[int] = set()
 
     def pick() -> int:
-        while (port := _free_port()) in handed_out:
+        while (port := any_free_port()) in handed_out:
             pass
         handed_out.add(port)
         return port
