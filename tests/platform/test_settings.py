@@ -14,7 +14,7 @@ names = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min
 
 
 @given(
-    data_dir=st.sampled_from([Path("/srv/afterword"), Path("/tmp/a b")]),
+    data_dir=st.sampled_from([Path("/srv/afterword"), Path("/var/lib/afterword data")]),
     policy_dir=st.none() | st.just(Path("/etc/afterword/policies")),
     org=names,
     address=st.none() | st.just("temporal.internal:7233"),
