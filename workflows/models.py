@@ -310,7 +310,7 @@ class EvidenceRequest(Model):
     phase: Literal["trigger", "resolution"] = "trigger"
     policy: dict[str, Any] = Field(default_factory=dict)
     alert_payload: bytes | None = Field(
-        default=None, description="the raw alert payload that travelled with the start (trigger phase)"
+        default=None, description="the raw alert payload that travelled with the start (until a capture stored it)"
     )
 
 

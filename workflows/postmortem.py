@@ -96,7 +96,8 @@ class PostmortemWorkflow:
     def __init__(self, inp: PostmortemInput) -> None:
         self.incident = inp.incident
         self.rules = inp.rules
-        # the raw alert payload, when it came with the start: handed to the trigger-time capture once
+        # the raw alert payload, when it came with the start: handed to the first capture that succeeds (the
+        # trigger-time one, or the resolution-time one for an incident opened after it ended)
         self.alert_payload = inp.alert_payload
         self.owner: str | None = None
         self.draft_ref: str | None = None
@@ -369,13 +370,13 @@ class PostmortemWorkflow:
             summary: EvidenceSummary = await workflow.execute_activity(
                 "preserve_evidence",
                 EvidenceRequest(postmortem_id=self.id, incident=self.incident, phase=phase,
-                                policy=self.rules.policy,
-                                alert_payload=self.alert_payload if phase == "trigger" else None),
+                                policy=self.rules.policy, alert_payload=self.alert_payload),
                 result_type=EvidenceSummary,
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(seconds=30),  # the capture beats every few seconds
                 retry_policy=EVIDENCE_RETRY,
             )
+            self.alert_payload = None  # stored now: later captures find it in the store
             return summary
         except ActivityError as err:
             self._log("afterword", "evidence capture failed", str(err.cause or err))
