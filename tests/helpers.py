@@ -73,7 +73,9 @@ def make_rules(**overrides: Any) -> PostmortemRules:
 
 def make_incident(key: str, *, resolved: bool = False, security: bool = False, started: datetime | None = None,
                   ) -> Incident:
-    start = started or datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    # two hours ago by default: the time-skipping server starts at the real clock, and an incident resolved on a
+    # fixed date would, some days later, open its postmortem with the draft deadline already breached
+    start = started or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     return Incident(
         org="acme", key=key, source="manual", title=f"Checkout errors ({key})", severity="SEV2",
         service="checkout", started_at=start, resolved_at=start + timedelta(hours=1) if resolved else None,

@@ -172,6 +172,7 @@ async def test_a_draft_with_gaps_stays_in_drafting_with_findings(
     assert any(f.gate == "sections" or f.rule.startswith("section") for f in result.findings), result.findings
     status = await postmortems.status(wid)
     assert status.state == "drafting" and status.findings
+    assert not status.overdue  # the incident ended two hours ago: 70 h of the draft clock are left
 
 
 async def test_duplicate_start_reaches_the_same_postmortem(postmortems: Postmortems) -> None:
