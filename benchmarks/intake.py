@@ -10,8 +10,9 @@ drawn at random, so the storm opens with a burst of new ones (about 60 in its fi
 The intake paces the first steps of a storm's new postmortems (`pace_starts_per_second`, `--pace`);
 what that defers is printed: the time from each postmortem's start to its sealed trigger-time evidence.
 The CPU each process spent per notification is printed too (server, worker, intake, sender), and in
-the first second of sending (the opening burst), and the server's own latency histogram for the start
-calls (its /metrics), which tells a queue inside the server from one in front of it.
+the first second of sending (the opening burst) with the whole machine's busy CPU and how long the
+server's threads waited for a core then, and the server's own latency histogram for the start calls
+(its /metrics), which tells a queue inside the server from one in front of it.
 
 Baseline, measured in the same run on the same server at the same rate and concurrency: bare
 `client.start_workflow` of a trivial workflow with `USE_EXISTING` over the same number of ids — the
@@ -64,6 +65,30 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_queue_wait(pid: int) -> float:
+    """Seconds the threads of a live process spent ready to run but waiting for a CPU (Linux schedstat;
+    0 elsewhere): what contention for the cores costs it, whoever the other processes are."""
+    total_ns = 0
+    with contextlib.suppress(OSError):
+        for thread in os.listdir(f"/proc/{pid}/task"):
+            schedstat = f"/proc/{pid}/task/{thread}/schedstat"
+            with contextlib.suppress(OSError, IndexError, ValueError), open(schedstat) as f:
+                total_ns += int(f.read().split()[1])
+    return total_ns / 1e9
+
+
+def machine_cpu() -> dict[str, float]:
+    """CPU seconds the whole machine has been busy (every process, this benchmark's or not) and stolen by
+    the hypervisor (Linux /proc/stat; 0 elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in stat.readline().split()[1:9])
+    except (OSError, ValueError):
+        return {"busy": 0.0, "steal": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"busy": (user + nice + system + irq + softirq + steal) / tick, "steal": steal / tick}
 
 
 def children_cpu() -> float:
@@ -307,15 +332,19 @@ class CpuMeter:
         began = asyncio.ensure_future(sending.wait())
         await asyncio.wait([task, began], return_when=asyncio.FIRST_COMPLETED)
         began.cancel()
-        burst = self._now()
+        burst, host_burst = self._now(), self._host()
         await asyncio.wait([task], timeout=1.0)
-        first = self._now()
+        first, host_first = self._now(), self._host()
         result: dict[str, Any] = await task
         after = self._now()
         result["cpu"] = {k: after[k] - before[k] for k in before}
         # the sender's CPU is known only once it exits (RUSAGE_CHILDREN): the first second shows the rest
         result["cpu_first_second"] = {k: first[k] - burst[k] for k in before if k != "sender"}
+        result["host_first_second"] = {k: host_first[k] - host_burst[k] for k in host_first}
         return result
+
+    def _host(self) -> dict[str, float]:
+        return {**machine_cpu(), "server_waiting": run_queue_wait(self.server)}
 
 
 @dataclass
@@ -524,7 +553,11 @@ async def main(args: argparse.Namespace) -> int:
                 print("CPU cores busy in the first second (the opening burst of new incidents), by process:")
                 for name, row in (("baseline", base), ("intake", intake)):
                     shares = "  ".join(f"{k} {v:4.2f}" for k, v in row["cpu_first_second"].items())
-                    print(f"  {name:<12} {shares}")
+                    host = row["host_first_second"]
+                    print(
+                        f"  {name:<12} {shares}   | whole machine {host['busy']:4.2f} (stolen {host['steal']:4.2f}); "
+                        f"the server's threads waited {host['server_waiting']:4.2f} s for a CPU"
+                    )
                 print("StartWorkflowExecution inside the server (its own latency histogram, /metrics):")
                 for name, row in (("baseline", base), ("intake", intake), ("facade only", direct)):
                     if row is not None:
