@@ -24,6 +24,7 @@ from afterword.workflows.models import (
     CompleteRequest,
     DraftSubmission,
     DropRequest,
+    Incident,
     PostmortemStatus,
     ResolveRequest,
     ReviewRules,
@@ -38,6 +39,13 @@ pytestmark = pytest.mark.asyncio
 
 def key() -> str:
     return f"inc-{uuid.uuid4().hex[:10]}"
+
+
+async def ended_incident(env: WorkflowEnvironment, *, security: bool = False) -> Incident:
+    """An incident that ended an hour ago by the test server's clock, which earlier tests have skipped ahead:
+    its postmortem starts with 71 h of the draft clock left."""
+    return make_incident(key(), resolved=True, security=security,
+                         started=await env.get_current_time() - timedelta(hours=2))  # fmt: skip
 
 
 def notes(settings: Settings, wid: str, kind: str, deadline: str | None = None) -> list[dict[str, Any]]:
@@ -127,9 +135,9 @@ async def test_owner_deadline_reminds_then_escalates_without_an_owner(
 
 
 async def test_wrong_state_and_self_approval_are_refused_with_their_reason(
-    postmortems: Postmortems, ts_settings: Settings
+    ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
 ) -> None:
-    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    wid = (await postmortems.open(await ended_incident(ts_env), make_rules())).workflow_id
     await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
 
     with pytest.raises(Rejected, match="cannot approve while the postmortem is drafting; allowed in: in_review"):
@@ -159,9 +167,9 @@ async def test_wrong_state_and_self_approval_are_refused_with_their_reason(
 
 
 async def test_a_draft_with_gaps_stays_in_drafting_with_findings(
-    postmortems: Postmortems, ts_settings: Settings
+    ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
 ) -> None:
-    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    wid = (await postmortems.open(await ended_incident(ts_env), make_rules())).workflow_id
     await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
     await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
     rendered = (await postmortems.status(wid)).draft_ref
@@ -172,7 +180,7 @@ async def test_a_draft_with_gaps_stays_in_drafting_with_findings(
     assert any(f.gate == "sections" or f.rule.startswith("section") for f in result.findings), result.findings
     status = await postmortems.status(wid)
     assert status.state == "drafting" and status.findings
-    assert not status.overdue  # the incident ended two hours ago: 70 h of the draft clock are left
+    assert not status.overdue  # the incident ended an hour ago: 71 h of the draft clock are left
 
 
 async def test_duplicate_start_reaches_the_same_postmortem(postmortems: Postmortems) -> None:
@@ -188,7 +196,7 @@ async def test_duplicate_start_reaches_the_same_postmortem(postmortems: Postmort
 async def test_whole_lifecycle_with_two_action_items_reaches_closed(
     ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
 ) -> None:
-    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    wid = (await postmortems.open(await ended_incident(ts_env), make_rules())).workflow_id
     await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
     await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
     now = await ts_env.get_current_time()
@@ -234,7 +242,7 @@ async def test_whole_lifecycle_with_two_action_items_reaches_closed(
 async def test_action_item_reminds_before_due_and_escalates_after(
     ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
 ) -> None:
-    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    wid = (await postmortems.open(await ended_incident(ts_env), make_rules())).workflow_id
     await until(postmortems, wid, lambda s: s.state == "drafting")
     due = await ts_env.get_current_time() + timedelta(days=10)
     await postmortems.add_action(wid, action("Add a canary for payments", "olivia", due))
@@ -251,10 +259,10 @@ async def test_action_item_reminds_before_due_and_escalates_after(
 
 
 async def test_security_incident_needs_cirt_signoff_before_publishing(
-    postmortems: Postmortems, ts_settings: Settings
+    ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
 ) -> None:
     rules = make_rules(external_summary=True)
-    wid = (await postmortems.open(make_incident(key(), resolved=True, security=True), rules)).workflow_id
+    wid = (await postmortems.open(await ended_incident(ts_env, security=True), rules)).workflow_id
     await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
     await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
     await submit(postmortems, ts_settings, wid, "olivia")
@@ -289,7 +297,7 @@ async def test_waiver_needs_a_permitted_person_and_a_reason(postmortems: Postmor
 async def test_a_flap_reopens_the_same_postmortem_and_restarts_the_draft_clock(
     ts_env: WorkflowEnvironment, postmortems: Postmortems
 ) -> None:
-    wid = (await postmortems.open(make_incident(key(), resolved=True), make_rules())).workflow_id
+    wid = (await postmortems.open(await ended_incident(ts_env), make_rules())).workflow_id
     status = await until(postmortems, wid, lambda s: s.state == "drafting" and s.evidence is not None)
     first_manifest = status.evidence.manifest_ref if status.evidence else None
     await postmortems.reopen(wid, Actor(by="alertmanager"))
@@ -304,10 +312,12 @@ async def test_a_flap_reopens_the_same_postmortem_and_restarts_the_draft_clock(
     await until(postmortems, wid, lambda s: s.evidence is not None and s.evidence.manifest_ref != first_manifest)
 
 
-async def test_required_role_must_be_among_the_approvers(postmortems: Postmortems, ts_settings: Settings) -> None:
+async def test_required_role_must_be_among_the_approvers(
+    ts_env: WorkflowEnvironment, postmortems: Postmortems, ts_settings: Settings
+) -> None:
     rules = make_rules(review=ReviewRules(reviewers=["rita", "ravi", "sam"], quorum=2, required_roles=["security"],
                                           signoff_people=["sam"]))
-    wid = (await postmortems.open(make_incident(key(), resolved=True), rules)).workflow_id
+    wid = (await postmortems.open(await ended_incident(ts_env), rules)).workflow_id
     await postmortems.assign(wid, AssignRequest(by="mia", owner="olivia"))
     await until(postmortems, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
     await submit(postmortems, ts_settings, wid, "olivia")
