@@ -7,7 +7,9 @@ postmortems stay visible.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,7 +20,11 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
+from temporalio.api.workflowservice.v1 import (
+    CountWorkflowExecutionsRequest,
+    DescribeNamespaceRequest,
+    UpdateNamespaceRequest,
+)
 from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -219,7 +225,33 @@ async def _ensure_search_attributes(
                 f"({exc.message}). An operator can add them: {commands}"
             ) from exc
     log.info("namespace %r: registered search attributes %s", namespace, ", ".join(sorted(missing)))
+    await _wait_until_usable(client, namespace, sorted(missing))
     return sorted(missing)
+
+
+async def _wait_until_usable(client: Client, namespace: str, names: list[str], within: float = 30.0) -> None:
+    """Registered is not yet usable: a server that caches search attributes (a cluster, or the embedded
+    server with its cache on) refuses them for a few seconds, and a workflow started then would fail.
+    A visibility query naming them all is refused the same way, and is cheap to repeat."""
+    query = " AND ".join(f"{name} IS NULL" for name in names)
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await client.workflow_service.count_workflow_executions(
+                CountWorkflowExecutionsRequest(namespace=namespace, query=query), timeout=RPC_TIMEOUT
+            )
+            return
+        except RPCError as exc:
+            if not any(name in exc.message for name in names):
+                return  # refused for another reason (this server's query language): nothing to wait for here
+            if time.monotonic() > deadline:
+                log.warning(
+                    "namespace %r: search attributes %s are registered but not yet usable (%s); "
+                    "postmortems started now may be refused until the server has them",
+                    namespace, ", ".join(names), exc.message,
+                )
+                return
+        await asyncio.sleep(0.2)
 
 
 async def _custom_search_attributes(

@@ -21,6 +21,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
 from afterword.connection import connect, prepare_namespace
@@ -76,6 +77,14 @@ async def test_prepared_namespace_has_search_attributes_and_retention(settings: 
         for key in search_attributes.ALL:
             expected = "INDEXED_VALUE_TYPE_" + key.indexed_value_type.name
             assert registered.get(key.name) == expected, key.name
+        # usable the moment prepare_namespace returns, though the server caches search attributes
+        await client.start_workflow(
+            ParkedWorkflow.run, "tagged", id=f"tagged-{uuid.uuid4()}", task_queue="platform-tagged",
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(search_attributes.KIND, "postmortem"),
+                SearchAttributePair(search_attributes.OVERDUE, False),
+            ]),
+        )  # fmt: skip
 
         again = await prepare_namespace(client, settings)
         assert again.added_search_attributes == []
