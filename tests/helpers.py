@@ -73,8 +73,9 @@ def make_rules(**overrides: Any) -> PostmortemRules:
 
 def make_incident(key: str, *, resolved: bool = False, security: bool = False, started: datetime | None = None,
                   ) -> Incident:
-    # two hours ago by default: the time-skipping server starts at the real clock, and an incident resolved on a
-    # fixed date would, some days later, open its postmortem with the draft deadline already breached
+    # two hours ago by the wall clock unless given: an incident on a fixed date would, some days later, open its
+    # postmortem with the draft deadline already breached. (The time-skipping server's clock runs ahead of the
+    # wall clock once a test skips it: tests on it pass `started` from that clock.)
     start = started or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     return Incident(
         org="acme", key=key, source="manual", title=f"Checkout errors ({key})", severity="SEV2",

@@ -113,10 +113,9 @@ async def test_refused_update_writes_nothing_and_list_filters(
 ) -> None:
     pm = Postmortems(dev_client, e2e_settings)
     worker_process.append(start_worker(e2e_settings, dev_server))
-    # resolved an hour ago: the 72 h draft deadline is ahead, so the overdue filter must not list it
-    recent = datetime.now(UTC) - timedelta(hours=2)
-    incident = make_incident(f"e2e-{uuid.uuid4().hex[:8]}", resolved=True, started=recent)
-    wid = (await pm.open(incident, make_rules())).workflow_id
+    # resolved an hour ago (make_incident's default): the 72 h draft deadline is ahead, so the overdue filter
+    # must not list it
+    wid = (await pm.open(make_incident(f"e2e-{uuid.uuid4().hex[:8]}", resolved=True), make_rules())).workflow_id
     await until(pm, wid, lambda s: s.state == "drafting" and s.draft_ref is not None)
     handle = dev_client.get_workflow_handle(wid)
     before = len((await handle.fetch_history()).events)
