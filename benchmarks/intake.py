@@ -170,6 +170,11 @@ class Connection:
         reader, writer = await asyncio.open_connection(host, port)
         return cls(reader, writer, h11.Connection(our_role=h11.CLIENT))
 
+    @property
+    def reusable(self) -> bool:
+        """Whether the last exchange left the connection open for the next (no `Connection: close`)."""
+        return self.http.our_state is h11.DONE and self.http.their_state is h11.DONE
+
     async def post(self, path: str, host: str, body: bytes) -> tuple[int, str]:
         """POST a JSON body; the answer's status and text."""
         if self.http.our_state is h11.DONE:
@@ -235,7 +240,10 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
     async def send(i: int) -> None:
         conn = idle.pop() if idle else await Connection.open(url.hostname or "127.0.0.1", url.port or 80)
         status, text = await conn.post(url.path, url.netloc, bodies[i])
-        idle.append(conn)
+        if conn.reusable:
+            idle.append(conn)
+        else:
+            conn.writer.close()
         statuses[status] = statuses.get(status, 0) + 1
         if status >= 300 and len(errors) < 5:
             errors.append(f"{status}: {text[:300]}")
