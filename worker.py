@@ -32,6 +32,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from afterword.activities.registry import build_activities
 from afterword.connection import NamespaceSetupError, TemporalConnectionError, connect, prepare_namespace
+from afterword.heap import freeze_startup_heap
 from afterword.intake.child import IntakeChild, IntakeChildError
 from afterword.policies import PolicyError, load_org_policy, load_policy
 from afterword.server import EmbeddedServer, EmbeddedServerError
@@ -140,6 +141,7 @@ async def run(
             intake_url = (await stack.enter_async_context(IntakeChild(settings, address))).url
 
         _print_banner(settings, server, intake_url, report.retention_warning)
+        freeze_startup_heap()
         if ready is not None:
             ready.set()
 

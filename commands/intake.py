@@ -63,6 +63,7 @@ def intake_cmd(host: str | None, port: int | None, config_file: Path | None, log
 
 async def _serve(settings: Settings, config: Any) -> None:
     from afterword.connection import TemporalConnectionError, connect
+    from afterword.heap import freeze_startup_heap
     from afterword.intake.config import ConfigError
     from afterword.intake.server import serve
 
@@ -73,6 +74,7 @@ async def _serve(settings: Settings, config: Any) -> None:
     try:
         async with serve(client, settings, config=config, announce=False) as running:
             assert running is not None
+            freeze_startup_heap()
             click.echo(f"afterword intake listening on {running.url}/v1/alerts/<source> (Ctrl-C stops)")
             await asyncio.Future()
     except ConfigError as err:
