@@ -43,7 +43,20 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 # and then reads the cluster metadata from SQLite about three times for every start or upsert that carries
 # search attributes: 2.5 ms of server CPU per postmortem start, a fifth of its cost. With the cache on,
 # newly registered attributes take a couple of seconds to become usable; prepare_namespace waits for that.
-DYNAMIC_CONFIG = ("system.forceSearchAttributesCacheRefreshOnRead=false",)
+#
+# Visibility (what `afterword list` and the Web UI read) is written after each start, from the history
+# service's visibility queue: a row with some sixty indexes in SQLite, about a third of the server's CPU for
+# each new postmortem. By default the queue writes as fast as starts arrive, so in an alert storm those
+# writes compete with the starts the intake's senders are waiting for. Reading the queue at most 4 times a
+# second, 5 tasks each, defers them: a burst of 100 new postmortems is listed within about five seconds,
+# and its starts answer sooner (docs/intake.md, "Performance").
+VISIBILITY_TASKS_PER_READ = 5
+VISIBILITY_READS_PER_SECOND = 4
+DYNAMIC_CONFIG = (
+    "system.forceSearchAttributesCacheRefreshOnRead=false",
+    f"history.visibilityTaskBatchSize={VISIBILITY_TASKS_PER_READ}",
+    f"history.visibilityProcessorMaxPollRPS={VISIBILITY_READS_PER_SECOND}",
+)
 LOOPBACK = "127.0.0.1"
 DB_FILENAME = "temporal.db"
 LOG_FILENAME = "temporal-server.log"

@@ -124,6 +124,38 @@ async def test_restart_on_same_data_dir_keeps_a_waiting_workflow(settings: Setti
         assert result == "released after restart"
 
 
+async def test_a_burst_of_new_workflows_is_listed_within_seconds(settings: Settings) -> None:
+    """The embedded server defers visibility writes so that a storm's starts answer first; the deferral
+    must stay short: a burst of 60 starts is listed within seconds, and a lone start at once."""
+    async with EmbeddedServer(settings) as address:
+        client = await connect(settings, address)
+        await prepare_namespace(client, settings)
+        run = uuid.uuid4().hex[:8]
+
+        async def start(name: str) -> None:
+            await client.start_workflow(
+                ParkedWorkflow.run, name, id=f"{run}-{name}", task_queue="platform-unpolled",
+                search_attributes=TypedSearchAttributes([SearchAttributePair(search_attributes.OWNER, run)]),
+            )  # fmt: skip
+
+        await asyncio.gather(*(start(f"burst-{i}") for i in range(60)))
+        await _wait_until_listed(client, f"AfterwordOwner = '{run}'", count=60, within=30)
+
+        await start("lone")
+        await _wait_until_listed(client, f"AfterwordOwner = '{run}'", count=61, within=5)
+
+
+async def _wait_until_listed(client: Client, query: str, *, count: int, within: float) -> None:
+    deadline = time.monotonic() + within
+    listed = 0
+    while time.monotonic() < deadline:
+        listed = (await client.count_workflows(query)).count
+        if listed >= count:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{listed} of {count} workflows listed after {within} s")
+
+
 async def _wait_for_history_events(client: Client, workflow_id: str, *, at_least: int) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
