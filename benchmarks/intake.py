@@ -11,8 +11,8 @@ The intake paces the first steps of a storm's new postmortems (`pace_starts_per_
 what that defers is printed: the time from each postmortem's start to its sealed trigger-time evidence.
 The CPU each process spent per notification is printed too (server, worker, intake, sender), and in
 the first second of sending (the opening burst) with the whole machine's busy CPU and how long the
-server's threads waited for a core then, and the server's own latency histogram for the start calls
-(its /metrics), which tells a queue inside the server from one in front of it.
+server's threads waited for a core then, and the server's own latency histograms for the start and
+signal (resolve) calls (its /metrics), which tell a queue inside the server from one in front of it.
 
 Baseline, measured in the same run on the same server at the same rate and concurrency: bare
 `client.start_workflow` of a trivial workflow with `USE_EXISTING` over the same number of ids — the
@@ -400,31 +400,34 @@ class CpuMeter:
         return {**machine_cpu(), "server_waiting": run_queue_wait(self.server)}
 
 
+SERVER_OPERATIONS = ("StartWorkflowExecution", "SignalWorkflowExecution")  # a new incident; a resolve
+
+
 @dataclass
-class ServerStarts:
-    """The embedded server's own view of StartWorkflowExecution (its frontend's `service_latency` histogram,
-    read from /metrics before and after a run): how many start calls it served and how long they took
-    inside the server, whatever the caller did around them."""
+class ServerCalls:
+    """The embedded server's own view of the calls an alert makes (its frontend's `service_latency`
+    histogram, read from /metrics before and after a run): how many start and signal calls it served
+    and how long they took inside the server, whatever the caller did around them."""
 
     url: str
     namespace: str
 
-    async def _read(self) -> dict[float, float]:
+    async def _read(self) -> dict[str, dict[float, float]]:
         from prometheus_client.parser import text_string_to_metric_families
 
         async with aiohttp.ClientSession() as http, http.get(self.url) as response:
             text = await response.text()
-        buckets: dict[float, float] = {}
+        buckets: dict[str, dict[float, float]] = {operation: {} for operation in SERVER_OPERATIONS}
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 labels = sample.labels
                 if (
                     sample.name == "service_latency_bucket"
-                    and labels.get("operation") == "StartWorkflowExecution"
+                    and labels.get("operation") in buckets
                     and labels.get("service_name") == "frontend"
                     and labels.get("namespace") == self.namespace
                 ):
-                    buckets[float(labels["le"])] = sample.value
+                    buckets[labels["operation"]][float(labels["le"])] = sample.value
         return buckets
 
     async def measure(self, running: Any) -> dict[str, Any]:
@@ -432,7 +435,10 @@ class ServerStarts:
         result: dict[str, Any] = await running
         after = await self._read()
         # cumulative counts per upper bound (seconds), this run only
-        result["server_starts"] = {le: after[le] - before.get(le, 0.0) for le in sorted(after)}
+        result["server_calls"] = {
+            operation: {le: n - before[operation].get(le, 0.0) for le, n in sorted(after[operation].items())}
+            for operation in SERVER_OPERATIONS
+        }
         return result
 
 
@@ -440,7 +446,7 @@ def server_summary(cumulative: dict[float, float]) -> str:
     """Count, the share above 50 ms and the bucket holding the p99, from a cumulative histogram."""
     total = cumulative.get(float("inf"), 0.0)
     if not total:
-        return "no start calls"
+        return "no calls"
     within_50ms = max((n for le, n in cumulative.items() if le <= 0.05), default=0.0)
     p99 = next(le for le, n in sorted(cumulative.items()) if n >= 0.99 * total)
     return f"{total:6.0f} calls, {total - within_50ms:5.0f} over 50 ms, p99 <= {p99 * 1000:g} ms"
@@ -525,6 +531,7 @@ async def intake_process(settings: Any, address: str) -> AsyncIterator[tuple[str
 async def main(args: argparse.Namespace) -> int:
     from afterword.client import Postmortems
     from afterword.connection import connect, prepare_namespace
+    from afterword.heap import freeze_startup_heap
     from afterword.intake.config import load_config
     from afterword.intake.server import serve
     from afterword.server import EmbeddedServer, free_port
@@ -562,12 +569,13 @@ async def main(args: argparse.Namespace) -> int:
                     url, intake_pid = running.url, os.getpid()
                 else:  # `afterword intake` in its own process, as `python worker.py` runs it; the worker in this one
                     url, intake_pid = await stack.enter_async_context(intake_process(settings, address))
+                freeze_startup_heap()  # as worker.py does once it serves (the intake process does the same)
                 cpu = CpuMeter(server=server.pid or 0, worker=os.getpid(), intake=intake_pid)
-                starts = ServerStarts(server.metrics_url, settings.namespace)
+                calls = ServerCalls(server.metrics_url, settings.namespace)
 
                 async def measured(kind: str, **extra: str) -> dict[str, Any]:
                     sending = asyncio.Event()
-                    return await starts.measure(cpu.measure(run_sender(kind, args, sending, **extra), sending))
+                    return await calls.measure(cpu.measure(run_sender(kind, args, sending, **extra), sending))
 
                 print(
                     f"intake {url} ({args.layout}), Temporal {address} (embedded dev server, SQLite), "
@@ -611,10 +619,11 @@ async def main(args: argparse.Namespace) -> int:
                         f"  {name:<12} {shares}   | whole machine {host['busy']:4.2f} (stolen {host['steal']:4.2f}); "
                         f"the server's threads waited {host['server_waiting']:4.2f} s for a CPU"
                     )
-                print("StartWorkflowExecution inside the server (its own latency histogram, /metrics):")
+                print("Start and signal (resolve) calls inside the server (its own latency histogram, /metrics):")
                 for name, row in (("baseline", base), ("intake", intake), ("facade only", direct)):
-                    if row is not None:
-                        print(f"  {name:<12} {server_summary(row['server_starts'])}")
+                    for operation, cumulative in ([] if row is None else row["server_calls"].items()):
+                        if cumulative.get(float("inf")):
+                            print(f"  {name:<12} {operation:<24} {server_summary(cumulative)}")
                 print(f"answers: {intake['statuses']}  actions: {intake['actions']}")
                 by_kind: dict[str, list[float]] = {}
                 for kind, ms in zip(intake["kinds"], intake["latencies"], strict=True):
