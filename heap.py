@@ -1,9 +1,9 @@
 """Short full garbage collections in the long-running processes (the worker and the intake).
 
 CPython's full collection walks every container object alive. Once a worker or an intake has started, it
-holds a few hundred thousand objects that live as long as it does (modules, classes, the SDK's and
-pydantic's tables), and a full collection walked them all: 40-100 ms in the intake and 110-210 ms in the
-worker, measured in the middle of an alert storm, while every request waiting on that process waited too.
+holds about a hundred thousand objects that live as long as it does (modules, classes, the SDK's and
+pydantic's tables), and a full collection walked them all: about 100 ms in the intake and 110-210 ms in
+the worker, measured in the middle of an alert storm, while every request waiting on that process waited.
 Freezing them once startup is done moves them out of the collector's sight; later collections walk only
 what was made since, and objects freed by reference counting are still freed.
 """
