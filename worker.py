@@ -141,9 +141,9 @@ async def run(
             intake_url = (await stack.enter_async_context(IntakeChild(settings, address))).url
 
         _print_banner(settings, server, intake_url, report.retention_warning)
-        freeze_startup_heap()
         if ready is not None:
             ready.set()
+        freeze_startup_heap()  # once ready: its full collection need not delay the banner or `ready`
 
         demo_task = asyncio.create_task(_run_demo(run_demo(client, settings))) if demo else None
         try:

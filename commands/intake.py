@@ -74,8 +74,8 @@ async def _serve(settings: Settings, config: Any) -> None:
     try:
         async with serve(client, settings, config=config, announce=False) as running:
             assert running is not None
-            freeze_startup_heap()
             click.echo(f"afterword intake listening on {running.url}/v1/alerts/<source> (Ctrl-C stops)")
+            freeze_startup_heap()  # after the line the worker waits for, so it does not delay the intake's start
             await asyncio.Future()
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
