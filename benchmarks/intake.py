@@ -443,10 +443,9 @@ class ServerCalls:
 
 
 def server_summary(cumulative: dict[float, float]) -> str:
-    """Count, the share above 50 ms and the bucket holding the p99, from a cumulative histogram."""
-    total = cumulative.get(float("inf"), 0.0)
-    if not total:
-        return "no calls"
+    """Count, the share above 50 ms and the bucket holding the p99, from a cumulative histogram that
+    holds at least one call (operations without calls are not printed)."""
+    total = cumulative[float("inf")]
     within_50ms = max((n for le, n in cumulative.items() if le <= 0.05), default=0.0)
     p99 = next(le for le, n in sorted(cumulative.items()) if n >= 0.99 * total)
     return f"{total:6.0f} calls, {total - within_50ms:5.0f} over 50 ms, p99 <= {p99 * 1000:g} ms"
