@@ -7,8 +7,10 @@ notification is a distinct Alertmanager group payload (the alert list changes), 
 from the intake's duplicate memory; the last notification of each incident resolves it. Incidents are
 drawn at random, so the storm opens with a burst of new ones (about 60 in its first half second).
 
-The intake paces the first steps of a storm's new postmortems (`pace_starts_per_second`, `--pace`);
-what that defers is printed: the time from each postmortem's start to its sealed trigger-time evidence.
+The intake paces the steps of a storm's postmortems (`pace_steps_per_second`, `--pace`): the first
+steps of new ones, the resolution steps (evidence capture, draft) of resolved ones. What that defers is
+printed: the time from each postmortem's start to its sealed trigger-time evidence, and the delays the
+intake gave the resolution steps.
 The CPU each process spent per notification is printed too (server, worker, intake, sender), and in
 the first second of sending (the opening burst) with the whole machine's busy CPU and how long the
 server's threads waited for a core then, and the server's own latency histograms for the start and
@@ -233,6 +235,7 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
     workflows: set[str] = set()
     actions: dict[str, int] = {}
     errors: list[str] = []
+    resolution_delays: list[float] = []  # what the intake answered: "storm pacing: ... in 12.5 s"
     url = urlsplit(f"{args.url}/v1/orgs/{args.org}/alerts/alertmanager")
     bodies = [payload(inc, seq, resolved, t0, args.run) for seq, (inc, resolved) in enumerate(plan)]
     idle: list[Connection] = []
@@ -252,6 +255,9 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
             kinds[i] = answer["action"]
             workflows.add(answer["workflow_id"])
             actions[answer["action"]] = actions.get(answer["action"], 0) + 1
+            if answer["action"] == "resolved":
+                paced = answer["note"].rpartition(" in ")[2].removesuffix(" s")
+                resolution_delays.append(float(paced) if answer["note"].startswith("storm pacing") else 0.0)
 
     latencies, elapsed = await paced(args.count, args.rate, args.concurrency, send)
     for conn in idle:
@@ -264,6 +270,7 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
         "actions": actions,
         "errors": errors,
         "kinds": kinds,
+        "resolution_delays": resolution_delays,
     }
 
 
@@ -555,7 +562,7 @@ async def main(args: argparse.Namespace) -> int:
             client = await connect(settings)
             await prepare_namespace(client, settings)
             # the intake reads <data_dir>/intake.toml in either layout
-            pacing = "" if args.pace is None else f"pace_starts_per_second = {args.pace}\n"
+            pacing = "" if args.pace is None else f"pace_steps_per_second = {args.pace}\n"
             pacing += "" if args.pace_burst is None else f"pace_burst = {args.pace_burst}\n"
             (data / "intake.toml").write_text(f"[intake]\nallow_unauthenticated = true\n{pacing}")
             config = load_config(data / "intake.toml")
@@ -663,8 +670,14 @@ async def main(args: argparse.Namespace) -> int:
                 lags = [await first_steps_lag(client, s) for s in statuses]
                 print(
                     f"first steps (trigger evidence sealed) after the start, paced at "
-                    f"{config.pace_starts_per_second:g}/s after a burst of {config.pace_burst}: "
+                    f"{config.pace_steps_per_second:g}/s after a burst of {config.pace_burst}: "
                     f"p50 {percentile(lags, 50):.1f} s, max {max(lags):.1f} s"
+                )
+                deferred = intake["resolution_delays"] or [0.0]
+                print(
+                    f"resolution steps (evidence capture, draft) deferred by the same pacer, as the intake answered: "
+                    f"{sum(d > 0 for d in deferred)} of {len(deferred)}, p50 {percentile(deferred, 50):.1f} s, "
+                    f"max {max(deferred):.1f} s"
                 )
                 non_2xx = sum(n for code, n in intake["statuses"].items() if not 200 <= int(code) < 300)
                 fivexx = sum(n for code, n in intake["statuses"].items() if int(code) >= 500)
@@ -695,7 +708,7 @@ def parse() -> argparse.Namespace:
         help="intake in its own process (afterword intake, as worker.py runs it) or in the worker's (serve())",
     )
     parser.add_argument(
-        "--pace", type=float, help="the intake's pace_starts_per_second (default: its own default; 0: off)"
+        "--pace", type=float, help="the intake's pace_steps_per_second (default: its own default; 0: off)"
     )
     parser.add_argument("--pace-burst", type=int, help="the intake's pace_burst (default: its own default)")
     parser.add_argument("--sender", choices=["storm", "baseline", "facade"], help=argparse.SUPPRESS)

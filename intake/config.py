@@ -111,15 +111,16 @@ class IntakeConfig(BaseModel):
         "than this ago, is answered without another call (re-sends of alerts already answered never need one); "
         "0: every firing with a newer alert goes to Temporal",
     )
-    pace_starts_per_second: float = Field(
+    pace_steps_per_second: float = Field(
         default=2.0,
         ge=0,
-        description="in a storm of new incidents, the rate at which new postmortems take their first steps "
-        "(the trigger-time capture); each exists at once, only its first steps wait; 0: no pacing",
+        description="in a storm, the rate at which postmortems take their steps: a new one its first steps (the "
+        "trigger-time capture), a resolved one its resolution steps (the resolution-time capture and the draft); "
+        "each start and resolution is recorded at once, only those steps wait; 0: no pacing",
     )
-    pace_burst: int = Field(default=1, ge=1, description="new postmortems of a storm that start undelayed")
+    pace_burst: int = Field(default=1, ge=1, description="postmortems of a storm whose steps run undelayed")
     pace_max_delay: timedelta = Field(
-        default=timedelta(minutes=2), description="the longest a paced postmortem's first steps wait"
+        default=timedelta(minutes=2), description="the longest a paced postmortem's steps wait"
     )
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 

@@ -7,8 +7,9 @@ The decisions, in order:
 3. firing: start the postmortem or match the running one (an idempotent start, no status query); the
    raw payload, the postmortem's first evidence, travels with the start when it is small (Temporal keeps
    it, the trigger-time capture stores it) and goes into the content store before the start otherwise;
-   a storm of new incidents has its first steps paced (`StartPacer`);
-   resolved: resolve it (idempotent), which starts the draft clock;
+   a storm of new incidents has its first steps paced (`StepPacer`);
+   resolved: resolve it (idempotent), which starts the draft clock; in a storm its resolution steps
+   (evidence capture, draft) are paced by the same pacer;
 4. a new firing after resolution (its alerts started after the postmortem's resolution) within the
    policy's flap window reopens the postmortem; later than that it is a recurrence and gets a
    postmortem of its own ("<key>#2", "#3", ...), found again after a restart by probing in order.
@@ -37,7 +38,7 @@ from pydantic import BaseModel
 
 from afterword.activities.store import ContentStore
 from afterword.intake.errors import Malformed, TemporalUnavailable
-from afterword.intake.pacing import StartPacer
+from afterword.intake.pacing import StepPacer
 from afterword.intake.sources.base import Notification, Status
 from afterword.workflows.identity import postmortem_id
 from afterword.workflows.models import (
@@ -210,7 +211,7 @@ class Dispatcher:
         trust_for: timedelta = timedelta(seconds=10),
         errors: Errors | None = None,
         cache_limit: int = 20_000,
-        pacer: StartPacer | None = None,
+        pacer: StepPacer | None = None,
         payload_with_start_max_bytes: int = 64 * 1024,
     ) -> None:
         self.starter = starter
@@ -224,7 +225,7 @@ class Dispatcher:
         self._locks: dict[str, asyncio.Lock] = {}
         self._episodes: OrderedDict[str, Episode] = OrderedDict()
         self._cache_limit = cache_limit
-        self.pacer = pacer or StartPacer(0, 1, timedelta(0))
+        self.pacer = pacer or StepPacer(0, 1, timedelta(0))
         self.payload_with_start_max = payload_with_start_max_bytes
 
     # ------------------------------------------------------------------ entry point
@@ -432,9 +433,11 @@ class Dispatcher:
             return Outcome(action="matched", workflow_id=episode.workflow_id, note="already resolved")
         at = n.resolved_at or datetime.now(UTC)
         episode.resolving_at = at
+        delay = self.pacer.reserve()
         try:
             await self.starter.record_resolution(
-                episode.workflow_id, ResolveRequest(by=f"intake:{n.source}", resolved_at=at)
+                episode.workflow_id,
+                ResolveRequest(by=f"intake:{n.source}", resolved_at=at, steps_delay=delay or None),
             )
         except self.errors.rejected as exc:
             return Outcome(action="matched", workflow_id=episode.workflow_id, note=f"not resolved: {exc}")
@@ -442,7 +445,8 @@ class Dispatcher:
             episode.resolving_at = None
         episode.resolved_at = at
         episode.confirmed = time.monotonic()
-        return Outcome(action="resolved", workflow_id=episode.workflow_id)
+        note = f"storm pacing: evidence capture and draft in {delay.total_seconds():.1f} s" if delay else ""
+        return Outcome(action="resolved", workflow_id=episode.workflow_id, note=note)
 
     # ------------------------------------------------------------------ what Temporal knows
 

@@ -1,14 +1,17 @@
-"""Pacing the first steps of postmortems started in a storm.
+"""Pacing the steps of postmortems in a storm.
 
-A start is acknowledged by Temporal in a few milliseconds, but each new postmortem's first steps (its
-first workflow task and the trigger-time evidence capture) cost the server and the worker far more. When
-an alert storm opens dozens of incidents within a second, running all of those steps at once queues the
-server's work behind them, and every sender waits. The pacer lets a burst of starts through undelayed,
-then gives each further start a `start_delay` that spaces the first steps at a steady rate: the postmortem
-exists (durably, listed, signalled) at once; only its first steps wait, at most `max_delay`.
+A start or a resolve is acknowledged by Temporal in a few milliseconds, but what follows costs the server
+and the worker far more: a new postmortem's first steps (its first workflow task and the trigger-time
+evidence capture), a resolved one's resolution steps (the resolution-time capture and the draft: three
+workflow tasks and two activities). When an alert storm opens, or resolves, dozens of incidents within
+seconds, running all of those steps at once queues the server's work, and every sender waits. The pacer
+lets a burst through undelayed, then gives each further start a `start_delay`, and each further resolve
+a `steps_delay`, that space those steps at a steady rate: the start or resolution itself is recorded
+(durably, listed, signalled) at once; only the steps wait, at most `max_delay`. Starts and resolves
+share one rate, as they share the server and the worker.
 
 This is the generic cell rate algorithm (a token bucket kept as one timestamp): `_due` is when the bucket
-would be empty again if no more starts came.
+would be empty again if no more steps came.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 
-class StartPacer:
+class StepPacer:
     def __init__(
         self,
         per_second: float,
@@ -39,7 +42,7 @@ class StartPacer:
         return self.per_second > 0 and self.max_delay > 0
 
     def reserve(self) -> timedelta:
-        """Take the next slot for one new postmortem; how long its first steps should wait."""
+        """Take the next slot for one postmortem's steps; how long they should wait."""
         if not self.enabled:
             return timedelta(0)
         now = self._clock()

@@ -34,7 +34,7 @@ from afterword.intake.errors import (
     UnknownTarget,
     UnsupportedMediaType,
 )
-from afterword.intake.pacing import StartPacer
+from afterword.intake.pacing import StepPacer
 from afterword.intake.policy import OrgPolicies, PolicyUnavailable
 from afterword.intake.sources import PARSERS
 from afterword.settings import Settings
@@ -188,7 +188,7 @@ def build_app(
         dedupe_ttl=config.dedupe_ttl,
         trust_for=config.trust_for,
         errors=errors,
-        pacer=StartPacer(config.pace_starts_per_second, config.pace_burst, config.pace_max_delay),
+        pacer=StepPacer(config.pace_steps_per_second, config.pace_burst, config.pace_max_delay),
         payload_with_start_max_bytes=config.payload_with_start_max_bytes,
     )
     app = web.Application(middlewares=[_errors], client_max_size=config.max_body_bytes + 1)

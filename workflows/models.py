@@ -166,6 +166,12 @@ class Actor(Model):
 
 class ResolveRequest(Actor):
     resolved_at: datetime | None = None
+    steps_delay: timedelta | None = Field(
+        default=None,
+        ge=timedelta(0),
+        description="storm pacing (the intake): how long after the resolution is recorded its steps (the "
+        "resolution-time evidence capture, then the draft) wait; the draft clock runs from the resolution",
+    )
 
 
 class AssignRequest(Actor):

@@ -9,6 +9,7 @@ milestones; a breach notifies, marks the postmortem overdue, and never blocks th
 # No `from __future__ import annotations` here: the sandbox re-imports this module for every workflow run,
 # and string annotations would then be compiled again each time the SDK reads the type hints.
 import asyncio
+import contextlib
 import functools
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -123,6 +124,8 @@ class PostmortemWorkflow:
         }
         self.checking = False
         self.captured_at_resolution = False
+        # storm pacing: when the intake's slot for the resolution steps comes (None: at once)
+        self.resolution_steps_at: datetime | None = None
         self.lifecycle = Lifecycle(PostmortemFacts())
         self._apply_rules(inp.rules)
         self.facts.incident_resolved = inp.incident.resolved_at is not None
@@ -384,6 +387,8 @@ class PostmortemWorkflow:
 
     async def _prepare_draft(self) -> None:
         if not self.captured_at_resolution:  # first resolution, or again after a reopened incident
+            if not await self._resolution_steps_due():
+                return  # reopened (they run at the next resolution) or waived while they waited
             self.evidence = await self._preserve("resolution")
             self.captured_at_resolution = True
             margin = self._margin_after()
@@ -403,6 +408,19 @@ class PostmortemWorkflow:
         if self.draft_ref is None:
             self.draft_ref = doc.ref
             self._log("afterword", "draft rendered", doc.path)
+
+    async def _resolution_steps_due(self) -> bool:
+        """Wait for the slot the intake gave this resolution's steps in a storm (at once otherwise);
+        False if the incident was reopened, or the postmortem ended (waived), meanwhile."""
+
+        def called_off() -> bool:
+            return not self.facts.incident_resolved or self.state in TERMINAL
+
+        due = self.resolution_steps_at
+        if due is not None and due > workflow.now():
+            with contextlib.suppress(TimeoutError):  # the slot has come
+                await workflow.wait_condition(called_off, timeout=due - workflow.now())
+        return not called_off()
 
     def _margin_after(self) -> timedelta:
         """How long after resolution the evidence window reaches (the policy's [evidence] margin_after)."""
@@ -484,7 +502,10 @@ class PostmortemWorkflow:
         at = self._resolution_time(req.resolved_at)
         self.incident = self.incident.model_copy(update={"resolved_at": at})
         self.facts.incident_resolved = True
-        self._log(req.by, "incident resolved", at.isoformat())
+        delay = req.steps_delay or timedelta(0)
+        self.resolution_steps_at = workflow.now() + delay if delay > timedelta(0) else None
+        pacing = f"; storm pacing: evidence capture and draft in {delay.total_seconds():g} s" if delay else ""
+        self._log(req.by, "incident resolved", at.isoformat() + pacing)
         if self.state is State.AWAITING_RESOLUTION:
             self._fire("resolve", req.by)
         if self.state not in (State.TRIGGERED, State.PRESERVING):  # else the run loop does, after sealing
@@ -496,6 +517,7 @@ class PostmortemWorkflow:
         self._fire("reopen", req.by, "the incident fired again before the draft was submitted")
         self.facts.incident_resolved = False
         self.captured_at_resolution = False  # the window grows: capture again at the next resolution
+        self.resolution_steps_at = None
         self.incident = self.incident.model_copy(update={"resolved_at": None})
         self.milestones.pop(Milestone.RESOLVED, None)
         # clocks anchored at resolution restart at the next one; their running tasks see they were replaced

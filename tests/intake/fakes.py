@@ -74,6 +74,7 @@ class FakeStarter:
         self._check()
         self.calls.append(("resolve", workflow_id))
         wf = self.workflows[workflow_id]
+        wf["resolve_request"] = req
         if wf["incident"].resolved_at is None:
             wf["incident"] = wf["incident"].model_copy(update={"resolved_at": req.resolved_at})
             wf["state"] = "drafting"

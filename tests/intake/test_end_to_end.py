@@ -229,7 +229,7 @@ async def test_a_paced_postmortem_says_when_it_answers_and_a_restarted_intake_st
 ) -> None:
     from afterword.client import NotReady
     from afterword.intake.dispatch import Dispatcher
-    from afterword.intake.pacing import StartPacer
+    from afterword.intake.pacing import StepPacer
     from afterword.intake.policy import OrgPolicies
     from afterword.intake.sources import alertmanager
 
@@ -238,7 +238,7 @@ async def test_a_paced_postmortem_says_when_it_answers_and_a_restarted_intake_st
     bodies = [json.dumps(am_payload(f'{{}}:{{alertname="Held-{run}-{i}"}}', "firing", t0)).encode() for i in range(2)]
 
     def intake() -> Dispatcher:  # a fresh one knows nothing: as after a restart
-        pacer = StartPacer(per_second=1 / 3600, burst=1, max_delay=timedelta(hours=1))
+        pacer = StepPacer(per_second=1 / 3600, burst=1, max_delay=timedelta(hours=1))
         return Dispatcher(
             stack.postmortems, OrgPolicies(stack.settings), ContentStore(stack.settings.store_dir), pacer=pacer
         )

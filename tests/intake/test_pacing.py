@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from afterword.activities.store import ContentStore
 from afterword.intake.dispatch import Dispatcher
-from afterword.intake.pacing import StartPacer
+from afterword.intake.pacing import StepPacer
 from afterword.intake.sources import alertmanager
 
 from .fakes import FakePolicies, FakeStarter, example_json
@@ -27,7 +27,7 @@ class Clock:
 
 def test_a_burst_goes_at_once_then_starts_are_spaced_at_the_rate() -> None:
     clock = Clock()
-    pacer = StartPacer(per_second=10, burst=3, max_delay=timedelta(seconds=30), clock=clock)
+    pacer = StepPacer(per_second=10, burst=3, max_delay=timedelta(seconds=30), clock=clock)
     delays = [pacer.reserve().total_seconds() for _ in range(6)]
     assert delays[:3] == [0, 0, 0]
     assert [round(d, 3) for d in delays[3:]] == [0.1, 0.2, 0.3]
@@ -36,14 +36,14 @@ def test_a_burst_goes_at_once_then_starts_are_spaced_at_the_rate() -> None:
 
 
 def test_the_delay_never_exceeds_the_maximum() -> None:
-    pacer = StartPacer(per_second=1, burst=1, max_delay=timedelta(seconds=5), clock=Clock())
+    pacer = StepPacer(per_second=1, burst=1, max_delay=timedelta(seconds=5), clock=Clock())
     delays = [pacer.reserve() for _ in range(50)]
     assert max(delays) == timedelta(seconds=5)
     assert delays[:6] == [timedelta(seconds=s) for s in range(6)]
 
 
 def test_zero_rate_turns_pacing_off() -> None:
-    pacer = StartPacer(per_second=0, burst=1, max_delay=timedelta(seconds=30), clock=Clock())
+    pacer = StepPacer(per_second=0, burst=1, max_delay=timedelta(seconds=30), clock=Clock())
     assert {pacer.reserve() for _ in range(100)} == {timedelta(0)}
 
 
@@ -56,7 +56,7 @@ def test_first_steps_never_run_faster_than_the_rate_allows(rate: float, burst: i
     """Whatever the arrivals, the paced first steps within any window of length w number at most
     burst + rate * w (up to the cap, which only ever delays less than the backlog would)."""
     clock = Clock()
-    pacer = StartPacer(per_second=rate, burst=burst, max_delay=timedelta(hours=1), clock=clock)
+    pacer = StepPacer(per_second=rate, burst=burst, max_delay=timedelta(hours=1), clock=clock)
     runs: list[float] = []
     for gap in gaps:
         clock.now += gap
@@ -72,7 +72,7 @@ def test_first_steps_never_run_faster_than_the_rate_allows(rate: float, burst: i
 async def test_a_storm_of_new_incidents_is_paced_but_repeats_are_not(tmp_path: Path) -> None:
     starter = FakeStarter()
     clock = Clock()
-    pacer = StartPacer(per_second=10, burst=2, max_delay=timedelta(seconds=30), clock=clock)
+    pacer = StepPacer(per_second=10, burst=2, max_delay=timedelta(seconds=30), clock=clock)
     d = Dispatcher(starter, FakePolicies(timedelta(minutes=30)), ContentStore(tmp_path / "store"), pacer=pacer)
     t0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
     notes = []
@@ -97,3 +97,35 @@ async def test_a_storm_of_new_incidents_is_paced_but_repeats_are_not(tmp_path: P
         body = json.dumps(data).encode()
         assert (await d.accept("acme", alertmanager.parse(body), body)).action == "matched"
     assert round(pacer.reserve().total_seconds(), 3) == 0.4
+
+
+async def test_resolves_in_a_storm_have_their_steps_paced_by_the_same_pacer(tmp_path: Path) -> None:
+    starter = FakeStarter()
+    clock = Clock()
+    pacer = StepPacer(per_second=10, burst=2, max_delay=timedelta(seconds=30), clock=clock)
+    d = Dispatcher(starter, FakePolicies(timedelta(minutes=30)), ContentStore(tmp_path / "store"), pacer=pacer)
+    t0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+
+    def body(i: int, status: str) -> bytes:
+        data = example_json("alertmanager-firing.json")
+        data["groupKey"] = f'{{}}:{{alertname="Storm{i}"}}'
+        data["status"] = data["alerts"][0]["status"] = status
+        data["alerts"][0]["startsAt"] = t0.isoformat()
+        if status == "resolved":
+            data["alerts"][0]["endsAt"] = (t0 + timedelta(minutes=20)).isoformat()
+        return json.dumps(data).encode()
+
+    for i in range(2):  # the storm's burst: two new postmortems take their first steps at once
+        assert (await d.accept("acme", alertmanager.parse(body(i, "firing")), body(i, "firing"))).action == "started"
+    answers = [await d.accept("acme", alertmanager.parse(body(i, "resolved")), body(i, "resolved")) for i in range(2)]
+    assert [a.action for a in answers] == ["resolved", "resolved"]
+    delays = [wf["resolve_request"].steps_delay for wf in starter.workflows.values()]
+    assert [round(delay.total_seconds(), 3) for delay in delays] == [0.1, 0.2]  # behind the starts' slots
+    assert answers[1].note == "storm pacing: evidence capture and draft in 0.2 s"  # the sender is told
+    clock.now += 60  # calm again: a resolve's steps run at once
+    calm = body(7, "firing")
+    await d.accept("acme", alertmanager.parse(calm), calm)
+    resolve = body(7, "resolved")
+    answer = await d.accept("acme", alertmanager.parse(resolve), resolve)
+    assert answer.action == "resolved" and answer.note == ""
+    assert starter.workflows[answer.workflow_id or ""]["resolve_request"].steps_delay is None

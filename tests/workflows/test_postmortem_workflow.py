@@ -340,3 +340,41 @@ async def test_alert_systems_resolve_by_signal_idempotently(postmortems: Postmor
     assert [a.event for a in status.audit].count("incident resolved") == 1
     draft = clock(status, "draft")
     assert status.incident.resolved_at is not None and draft.due_at == status.incident.resolved_at + timedelta(hours=72)
+
+
+async def test_a_paced_resolution_starts_the_draft_clock_at_once_and_its_steps_in_their_slot(
+    ts_env: WorkflowEnvironment, postmortems: Postmortems
+) -> None:
+    wid = (await postmortems.open(make_incident(key()), make_rules())).workflow_id
+    trigger = await until(postmortems, wid, lambda s: s.state == "awaiting_resolution" and s.evidence is not None)
+    paced = ResolveRequest(by="intake:alertmanager", steps_delay=timedelta(minutes=2))
+    await postmortems.record_resolution(wid, paced)
+    status = await until(postmortems, wid, lambda s: s.state == "drafting")
+    resolved_at = status.incident.resolved_at
+    assert resolved_at is not None and clock(status, "draft").due_at == resolved_at + timedelta(hours=72)
+    resolved = next(a for a in status.audit if a.event == "incident resolved")
+    assert resolved.detail.endswith("; storm pacing: evidence capture and draft in 120 s")
+    await ts_env.sleep(timedelta(minutes=2))
+    status = await until(postmortems, wid, lambda s: s.draft_ref is not None)
+    rendered = next(a for a in status.audit if a.event == "draft rendered")
+    assert rendered.at >= resolved.at + timedelta(minutes=2)  # not before its slot
+    assert status.evidence is not None and trigger.evidence is not None
+    assert status.evidence.manifest_ref != trigger.evidence.manifest_ref  # captured again, at resolution
+
+
+async def test_a_paced_resolution_reopened_before_its_slot_takes_no_steps_until_the_next_one(
+    ts_env: WorkflowEnvironment, postmortems: Postmortems
+) -> None:
+    wid = (await postmortems.open(make_incident(key()), make_rules())).workflow_id
+    trigger = await until(postmortems, wid, lambda s: s.state == "awaiting_resolution" and s.evidence is not None)
+    await postmortems.record_resolution(wid, ResolveRequest(by="intake:alertmanager", steps_delay=timedelta(minutes=10)))
+    await until(postmortems, wid, lambda s: s.state == "drafting")
+    await postmortems.reopen(wid, Actor(by="intake:alertmanager"))
+    await ts_env.sleep(timedelta(minutes=15))
+    status = await postmortems.status(wid)
+    assert status.state == "awaiting_resolution" and status.draft_ref is None
+    assert status.evidence == trigger.evidence  # nothing captured for the resolution that was called off
+    await postmortems.resolve(wid, ResolveRequest(by="alertmanager"))  # unpaced: at once
+    status = await until(postmortems, wid, lambda s: s.draft_ref is not None)
+    assert status.evidence is not None and trigger.evidence is not None
+    assert status.evidence.manifest_ref != trigger.evidence.manifest_ref
