@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,7 @@ ENV_VARS: dict[str, str] = {
     "TEMPORAL_TLS_KEY": "tls_key",
     "TEMPORAL_TLS_CA": "tls_ca",
     "TEMPORAL_TLS": "tls",
+    "TEMPORAL_GRPC_COMPRESSION": "grpc_compression",
     "AFTERWORD_TEMPORAL_PORT": "embedded_port",
     "AFTERWORD_UI_PORT": "embedded_ui_port",
     "AFTERWORD_METRICS_PORT": "embedded_metrics_port",
@@ -49,6 +51,10 @@ class Settings(BaseModel):
     tls_key: Path | None = Field(default=None, description="TEMPORAL_TLS_KEY (client key, PEM)")
     tls_ca: Path | None = Field(default=None, description="TEMPORAL_TLS_CA (server CA, PEM)")
     tls: bool = Field(default=False, description="TEMPORAL_TLS=1: TLS with the system roots")
+    grpc_compression: Literal["auto", "gzip", "none"] = Field(
+        default="auto",
+        description="TEMPORAL_GRPC_COMPRESSION: auto (none to a server on this machine, gzip to any other), gzip, none",
+    )
     api_key_env: str = Field(default="TEMPORAL_API_KEY", description="name of the variable holding the API key")
     embedded_port: int = Field(default=7233, description="AFTERWORD_TEMPORAL_PORT")
     embedded_ui_port: int = Field(default=8233, description="AFTERWORD_UI_PORT")

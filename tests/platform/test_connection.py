@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pydantic
 import pytest
-from temporalio.client import TLSConfig
+from temporalio.client import Client, TLSConfig
+from temporalio.service import GrpcCompression
 
 from afterword.connection import TemporalConnectionError, connect, target_address, tls_config
 from afterword.settings import Settings
@@ -57,3 +60,34 @@ async def test_unreachable_cluster_names_temporal_address(free_port: Callable[[]
 async def test_unreachable_embedded_server_names_its_port_setting(free_port: Callable[[], int]) -> None:
     with pytest.raises(TemporalConnectionError, match="AFTERWORD_TEMPORAL_PORT"):
         await connect(Settings(embedded_port=free_port()))
+
+
+@pytest.mark.parametrize(
+    ("env", "compression"),
+    [
+        ({}, GrpcCompression.NONE),  # the embedded server, on this machine
+        ({"TEMPORAL_ADDRESS": "localhost:7233"}, GrpcCompression.NONE),
+        ({"TEMPORAL_ADDRESS": "[::1]:7233"}, GrpcCompression.NONE),
+        ({"TEMPORAL_ADDRESS": "acme.a1b2c.tmprl.cloud:7233"}, GrpcCompression.GZIP),
+        ({"TEMPORAL_ADDRESS": "10.0.4.7:7233"}, GrpcCompression.GZIP),
+        ({"TEMPORAL_ADDRESS": "10.0.4.7:7233", "TEMPORAL_GRPC_COMPRESSION": "none"}, GrpcCompression.NONE),
+        ({"TEMPORAL_GRPC_COMPRESSION": "gzip"}, GrpcCompression.GZIP),
+    ],
+)
+async def test_grpc_compression_is_gzip_across_a_network_and_off_on_this_machine(
+    env: dict[str, str], compression: GrpcCompression, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    used: dict[str, Any] = {}
+
+    async def fake_connect(target: str, **options: Any) -> str:
+        used.update(options, target=target)
+        return "client"
+
+    monkeypatch.setattr(Client, "connect", fake_connect)
+    await connect(Settings.from_env(env))
+    assert used["grpc_compression"] == compression
+
+
+def test_an_unknown_grpc_compression_is_refused() -> None:
+    with pytest.raises(pydantic.ValidationError, match="'auto', 'gzip' or 'none'"):
+        Settings.from_env({"TEMPORAL_GRPC_COMPRESSION": "zstd"})
