@@ -52,6 +52,18 @@ def test_default_policy_has_domain_defaults() -> None:
     assert len(rules.policy_hash) == 64
 
 
+def test_rules_are_each_callers_own_copy() -> None:
+    """Whatever a caller does with the rules it got, the next incident's rules are unchanged."""
+    policy = default_policy()
+    first = rules_for(policy, incident(severity="SEV1"))
+    expected = first.model_dump()
+    first.deadlines[0].reminders.append(timedelta(minutes=1))
+    first.deadlines[0].escalate_to.append("mallory")
+    first.policy["review"]["quorum"] = 99
+    first.policy.clear()
+    assert rules_for(policy, incident(severity="SEV1")).model_dump() == expected
+
+
 def test_external_summary_only_for_sev1() -> None:
     rules = rules_for(default_policy(), incident(severity="SEV2"))
     assert rules.external_summary is False
