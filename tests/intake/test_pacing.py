@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from afterword.activities.store import ContentStore
-from afterword.intake.dispatch import Dispatcher
+from afterword.intake.dispatch import Dispatcher, Outcome
 from afterword.intake.pacing import StepPacer
 from afterword.intake.sources import alertmanager
 
@@ -69,63 +70,58 @@ def test_first_steps_never_run_faster_than_the_rate_allows(rate: float, burst: i
         assert len(within) <= burst + rate * 1.0 + 1e-6
 
 
-async def test_a_storm_of_new_incidents_is_paced_but_repeats_are_not(tmp_path: Path) -> None:
-    starter = FakeStarter()
-    clock = Clock()
+T0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+
+
+def storm_body(i: int, status: str = "firing", **extra: Any) -> bytes:
+    """Alertmanager's notification for incident `i` of a storm whose alerts all started at T0."""
+    data = example_json("alertmanager-firing.json")
+    data["groupKey"] = f'{{}}:{{alertname="Storm{i}"}}'
+    data["status"] = data["alerts"][0]["status"] = status
+    data["alerts"][0]["startsAt"] = T0.isoformat()
+    if status == "resolved":
+        data["alerts"][0]["endsAt"] = (T0 + timedelta(minutes=20)).isoformat()
+    data.update(extra)
+    return json.dumps(data).encode()
+
+
+def paced_intake(tmp_path: Path) -> tuple[FakeStarter, Clock, StepPacer, Dispatcher]:
+    """A dispatcher whose pacer lets 2 through at once, then one every 0.1 s."""
+    starter, clock = FakeStarter(), Clock()
     pacer = StepPacer(per_second=10, burst=2, max_delay=timedelta(seconds=30), clock=clock)
     d = Dispatcher(starter, FakePolicies(timedelta(minutes=30)), ContentStore(tmp_path / "store"), pacer=pacer)
-    t0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
-    notes = []
-    for i in range(5):
-        data = example_json("alertmanager-firing.json")
-        data["groupKey"] = f'{{}}:{{alertname="Storm{i}"}}'
-        data["alerts"][0]["startsAt"] = t0.isoformat()
-        body = json.dumps(data).encode()
-        outcome = await d.accept("acme", alertmanager.parse(body), body)
-        assert outcome.action == "started"
-        notes.append(outcome.note)
+    return starter, clock, pacer, d
+
+
+async def send(d: Dispatcher, body: bytes) -> Outcome:
+    return await d.accept("acme", alertmanager.parse(body), body)
+
+
+async def test_a_storm_of_new_incidents_is_paced_but_repeats_are_not(tmp_path: Path) -> None:
+    starter, _, pacer, d = paced_intake(tmp_path)
+    outcomes = [await send(d, storm_body(i)) for i in range(5)]
+    assert [o.action for o in outcomes] == ["started"] * 5
     delays = [wf["start_delay"] for wf in starter.workflows.values()]
     assert delays[:2] == [None, None]
     assert [round(d.total_seconds(), 3) for d in delays[2:]] == [0.1, 0.2, 0.3]
-    assert notes[4] == "storm pacing: first steps in 0.3 s"  # the sender is told
+    assert outcomes[4].note == "storm pacing: first steps in 0.3 s"  # the sender is told
     # the same incidents again: matched, and no slot is taken from the pacer
     for i in range(5):
-        data = example_json("alertmanager-firing.json")
-        data["groupKey"] = f'{{}}:{{alertname="Storm{i}"}}'
-        data["alerts"][0]["startsAt"] = t0.isoformat()
-        data["commonAnnotations"] = {"again": "yes"}
-        body = json.dumps(data).encode()
-        assert (await d.accept("acme", alertmanager.parse(body), body)).action == "matched"
+        assert (await send(d, storm_body(i, commonAnnotations={"again": "yes"}))).action == "matched"
     assert round(pacer.reserve().total_seconds(), 3) == 0.4
 
 
 async def test_resolves_in_a_storm_have_their_steps_paced_by_the_same_pacer(tmp_path: Path) -> None:
-    starter = FakeStarter()
-    clock = Clock()
-    pacer = StepPacer(per_second=10, burst=2, max_delay=timedelta(seconds=30), clock=clock)
-    d = Dispatcher(starter, FakePolicies(timedelta(minutes=30)), ContentStore(tmp_path / "store"), pacer=pacer)
-    t0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
-
-    def body(i: int, status: str) -> bytes:
-        data = example_json("alertmanager-firing.json")
-        data["groupKey"] = f'{{}}:{{alertname="Storm{i}"}}'
-        data["status"] = data["alerts"][0]["status"] = status
-        data["alerts"][0]["startsAt"] = t0.isoformat()
-        if status == "resolved":
-            data["alerts"][0]["endsAt"] = (t0 + timedelta(minutes=20)).isoformat()
-        return json.dumps(data).encode()
-
+    starter, clock, _, d = paced_intake(tmp_path)
     for i in range(2):  # the storm's burst: two new postmortems take their first steps at once
-        assert (await d.accept("acme", alertmanager.parse(body(i, "firing")), body(i, "firing"))).action == "started"
-    answers = [await d.accept("acme", alertmanager.parse(body(i, "resolved")), body(i, "resolved")) for i in range(2)]
+        assert (await send(d, storm_body(i))).action == "started"
+    answers = [await send(d, storm_body(i, "resolved")) for i in range(2)]
     assert [a.action for a in answers] == ["resolved", "resolved"]
     delays = [wf["resolve_request"].steps_delay for wf in starter.workflows.values()]
     assert [round(delay.total_seconds(), 3) for delay in delays] == [0.1, 0.2]  # behind the starts' slots
     assert answers[1].note == "storm pacing: evidence capture and draft in 0.2 s"  # the sender is told
     clock.now += 60  # calm again: a resolve's steps run at once
-    calm = body(7, "firing")
-    await d.accept("acme", alertmanager.parse(calm), calm)
-    resolve = body(7, "resolved")
-    answer = await d.accept("acme", alertmanager.parse(resolve), resolve)
+    await send(d, storm_body(7))
+    answer = await send(d, storm_body(7, "resolved"))
     assert answer.action == "resolved" and answer.note == ""
     assert starter.workflows[answer.workflow_id or ""]["resolve_request"].steps_delay is None
