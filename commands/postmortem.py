@@ -196,6 +196,10 @@ def _fmt(dt: datetime | None) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
 
 
+def _fmt_seconds(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def print_status(s: PostmortemStatus) -> None:
     overdue = " [red]OVERDUE[/red]" if s.overdue else ""
     console.print(f"[bold]{s.postmortem_id}[/bold]  {s.incident.title}")
@@ -203,6 +207,8 @@ def print_status(s: PostmortemStatus) -> None:
                   f"owner {s.owner or '-'}  policy {s.policy_name} {s.policy_hash[:12]}")
     if s.open_gates:
         console.print("open gates: " + "; ".join(s.open_gates))
+    if s.resolution_steps_at:
+        console.print(f"storm pacing: evidence capture and draft at {_fmt_seconds(s.resolution_steps_at)}")
     deadlines = Table("deadline", "due", "met", "breached", "reminders", title=None, box=None)
     for d in s.deadlines:
         deadlines.add_row(d.name, _fmt(d.due_at), _fmt(d.met_at), "[red]yes[/red]" if d.breached else "no",
@@ -323,7 +329,9 @@ def draft_show(postmortem_id: str, out: Path | None) -> None:
     """Print the current draft (the rendered first draft, or the last one submitted)."""
     status = run(lambda pm, s: pm.status(postmortem_id))
     if status.draft_ref is None:
-        raise click.ClickException(f"{postmortem_id} has no draft yet (it is {status.state})")
+        due = status.resolution_steps_at
+        paced = f"; storm pacing renders it at {_fmt_seconds(due)}" if due else ""
+        raise click.ClickException(f"{postmortem_id} has no draft yet (it is {status.state}{paced})")
     try:
         text = ContentStore(Settings.from_env().store_dir).get_text(status.draft_ref)
     except StoreError as err:

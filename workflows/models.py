@@ -463,6 +463,9 @@ class PostmortemStatus(Model):
     waiver_reason: str | None
     audit: list[AuditEntry]
     timeline_edits: list[TimelineEdit] = Field(default_factory=list)
+    resolution_steps_at: datetime | None = Field(
+        default=None, description="storm pacing: when the resolution-time evidence capture and the draft run"
+    )
 
 
 ActionItemInput.model_rebuild()

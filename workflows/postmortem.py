@@ -744,6 +744,7 @@ class PostmortemWorkflow:
             waiver_reason=self.waiver_reason,
             audit=self.audit,
             timeline_edits=self.timeline_edits,
+            resolution_steps_at=None if self.captured_at_resolution else self.resolution_steps_at,
         )
 
     @workflow.query

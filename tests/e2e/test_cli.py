@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,22 @@ def test_a_person_drives_a_postmortem_from_the_command_line(cli: Any, tmp_path: 
 
     missing = cli("status", "pm-default-no-such-incident", ok=False)
     assert missing.returncode == 1 and "afterword list" in missing.stderr
+
+
+async def test_a_paced_resolution_says_when_its_draft_comes(cli: Any, e2e_settings: Settings, dev_client: Client) -> None:
+    from afterword.client import Postmortems
+    from afterword.workflows.models import ResolveRequest
+
+    opened = json.loads(cli("start", "--title", "Queue backlog", "--service", "queue", "--label", "severity=high",
+                            "--key", f"cli-{uuid.uuid4().hex[:8]}", "--json").stdout)
+    wid = opened["workflow_id"]
+    wait_status(cli, wid, lambda s: s["state"] == "awaiting_resolution")
+    # as the intake resolves it in a storm: the draft clock runs, the capture and the draft wait 10 minutes
+    paced = ResolveRequest(by="intake:alertmanager", steps_delay=timedelta(minutes=10))
+    await Postmortems(dev_client, e2e_settings).record_resolution(wid, paced)
+    status = wait_status(cli, wid, lambda s: s["state"] == "drafting")
+    due = datetime.fromisoformat(status["resolution_steps_at"]).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert f"storm pacing: evidence capture and draft at {due}" in cli("status", wid).stdout
+    shown = cli("draft", "show", wid, ok=False)
+    assert shown.returncode == 1 and f"no draft yet (it is drafting; storm pacing renders it at {due})" in shown.stderr
+    cli("waive", wid, "--by", "bob", "--reason", "a test of storm pacing; nothing happened to anyone")

@@ -354,10 +354,12 @@ async def test_a_paced_resolution_starts_the_draft_clock_at_once_and_its_steps_i
     assert resolved_at is not None and clock(status, "draft").due_at == resolved_at + timedelta(hours=72)
     resolved = next(a for a in status.audit if a.event == "incident resolved")
     assert resolved.detail.endswith("; storm pacing: evidence capture and draft in 120 s")
+    assert status.resolution_steps_at == resolved.at + timedelta(minutes=2)  # `afterword status` says when
     await ts_env.sleep(timedelta(minutes=2))
     status = await until(postmortems, wid, lambda s: s.draft_ref is not None)
     rendered = next(a for a in status.audit if a.event == "draft rendered")
     assert rendered.at >= resolved.at + timedelta(minutes=2)  # not before its slot
+    assert status.resolution_steps_at is None
     assert status.evidence is not None and trigger.evidence is not None
     assert status.evidence.manifest_ref != trigger.evidence.manifest_ref  # captured again, at resolution
 
