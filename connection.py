@@ -8,7 +8,6 @@ postmortems stay visible.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKe
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import GrpcCompression, RPCError, RPCStatusCode
 
-from afterword.settings import Settings
+from afterword.settings import Settings, is_loopback
 from afterword.workflows import search_attributes
 
 log = logging.getLogger(__name__)
@@ -90,23 +89,12 @@ def _read_pem(path: Path | None, env_var: str) -> bytes | None:
         raise TemporalConnectionError(f"{env_var}={path}: cannot read it ({exc.strerror}).") from None
 
 
-def is_loopback(target: str) -> bool:
-    """Whether `host:port` names this machine (the embedded server's address, or any loopback one)."""
-    host = target.rsplit(":", 1)[0].strip("[]") if ":" in target else target
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a DNS name: assume it is across a network
-        return False
-
-
 def grpc_compression(settings: Settings, target: str) -> GrpcCompression:
     """gzip saves bandwidth across a network; to a server on this machine it only costs CPU at both ends
     (a tenth to a quarter of the CPU of a postmortem start, client and server alike, on the embedded server)."""
     choice = settings.grpc_compression
     if choice == "auto":
-        choice = "none" if is_loopback(target) else "gzip"
+        choice = "none" if is_loopback(target.rsplit(":", 1)[0]) else "gzip"  # target is host:port
     return GrpcCompression.NONE if choice == "none" else GrpcCompression.GZIP
 
 

@@ -5,6 +5,7 @@ Secrets are never values here: only the names of environment variables or files 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,17 @@ ENV_VARS: dict[str, str] = {
     "AFTERWORD_INTAKE_HOST": "intake_host",
     "AFTERWORD_INTAKE_PORT": "intake_port",
 }
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name, or an IP address; IPv6 with or without brackets) is this machine's loopback."""
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # any other name: assume it is across a network
+        return False
 
 
 class Settings(BaseModel):

@@ -9,7 +9,6 @@ listed so a secret can be rotated without refusing a single delivery.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from datetime import timedelta
@@ -21,7 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from afterword.intake.durations import parse_duration
 from afterword.policies.integrations import SecretError, is_reference
 from afterword.policies.integrations import resolve_secret as resolve_reference
-from afterword.settings import Settings
+from afterword.settings import Settings, is_loopback
 
 SOURCES = ("alertmanager", "pagerduty", "grafana", "opsgenie", "generic")
 DEFAULT_MAX_BODY = 256 * 1024  # PagerDuty drops anything larger; nothing legitimate is bigger
@@ -143,16 +142,7 @@ class IntakeConfig(BaseModel):
     def unauthenticated_allowed(self, host: str) -> bool:
         if self.allow_unauthenticated is not None:
             return self.allow_unauthenticated
-        return _is_loopback(host)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return is_loopback(host)
 
 
 def config_path(settings: Settings, env: dict[str, str] | None = None) -> Path | None:
