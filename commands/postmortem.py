@@ -192,12 +192,8 @@ def start_cmd(ctx: click.Context, title: str | None, from_alert: Path | None, se
     emit(result, as_json, human)
 
 
-def _fmt(dt: datetime | None) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
-
-
-def _fmt_seconds(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _fmt(dt: datetime | None, *, seconds: bool = False) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC") if dt else "-"
 
 
 def print_status(s: PostmortemStatus) -> None:
@@ -208,7 +204,7 @@ def print_status(s: PostmortemStatus) -> None:
     if s.open_gates:
         console.print("open gates: " + "; ".join(s.open_gates))
     if s.resolution_steps_at:
-        console.print(f"storm pacing: evidence capture and draft at {_fmt_seconds(s.resolution_steps_at)}")
+        console.print(f"storm pacing: evidence capture and draft at {_fmt(s.resolution_steps_at, seconds=True)}")
     deadlines = Table("deadline", "due", "met", "breached", "reminders", title=None, box=None)
     for d in s.deadlines:
         deadlines.add_row(d.name, _fmt(d.due_at), _fmt(d.met_at), "[red]yes[/red]" if d.breached else "no",
@@ -330,7 +326,7 @@ def draft_show(postmortem_id: str, out: Path | None) -> None:
     status = run(lambda pm, s: pm.status(postmortem_id))
     if status.draft_ref is None:
         due = status.resolution_steps_at
-        paced = f"; storm pacing renders it at {_fmt_seconds(due)}" if due else ""
+        paced = f"; storm pacing renders it at {_fmt(due, seconds=True)}" if due else ""
         raise click.ClickException(f"{postmortem_id} has no draft yet (it is {status.state}{paced})")
     try:
         text = ContentStore(Settings.from_env().store_dir).get_text(status.draft_ref)

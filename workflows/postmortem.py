@@ -124,7 +124,7 @@ class PostmortemWorkflow:
         }
         self.checking = False
         self.captured_at_resolution = False
-        # storm pacing: when the intake's slot for the resolution steps comes (None: at once)
+        # storm pacing: when the intake's slot for the resolution steps comes (None: nothing waits for one)
         self.resolution_steps_at: datetime | None = None
         self.lifecycle = Lifecycle(PostmortemFacts())
         self._apply_rules(inp.rules)
@@ -420,6 +420,7 @@ class PostmortemWorkflow:
         if due is not None and due > workflow.now():
             with contextlib.suppress(TimeoutError):  # the slot has come
                 await workflow.wait_condition(called_off, timeout=due - workflow.now())
+        self.resolution_steps_at = None  # nothing waits any more: status stops announcing it
         return not called_off()
 
     def _margin_after(self) -> timedelta:
@@ -744,7 +745,7 @@ class PostmortemWorkflow:
             waiver_reason=self.waiver_reason,
             audit=self.audit,
             timeline_edits=self.timeline_edits,
-            resolution_steps_at=None if self.captured_at_resolution else self.resolution_steps_at,
+            resolution_steps_at=self.resolution_steps_at,
         )
 
     @workflow.query
