@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from afterword.commands import evidence, gates, intake, policy, postmortem
+from afterword.commands import evidence_cli, gates_cli, intake_cli, policy_cli, postmortem_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -13,7 +13,7 @@ def main() -> None:
     """Blameless postmortems run as durable workflows."""
 
 
-for module in (postmortem, policy, gates, evidence, intake):
+for module in (postmortem_cli, policy_cli, gates_cli, evidence_cli, intake_cli):
     module.register(main)
 
 

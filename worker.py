@@ -30,14 +30,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from afterword.activities.registry import build_activities
-from afterword.connection import NamespaceSetupError, TemporalConnectionError, connect, prepare_namespace
-from afterword.heap import freeze_startup_heap
+from afterword.activities.worker_activities import build_activities
 from afterword.intake.child import IntakeChild, IntakeChildError
 from afterword.policies import PolicyError, load_org_policy, load_policy
-from afterword.server import EmbeddedServer, EmbeddedServerError
+from afterword.runtime.connection import NamespaceSetupError, TemporalConnectionError, connect, prepare_namespace
+from afterword.runtime.dev_server import EmbeddedServer, EmbeddedServerError
+from afterword.runtime.heap import freeze_startup_heap
 from afterword.settings import LOG_FORMAT, Settings
-from afterword.workflows.registry import WORKFLOWS
+from afterword.workflows.worker_workflows import WORKFLOWS
 
 log = logging.getLogger("afterword.worker")
 WORKFLOW_SUPPORT = (
@@ -72,7 +72,7 @@ def check_policies(settings: Settings) -> list[Path]:
 
 def check_intake_config(settings: Settings) -> None:
     """The intake's TOML, validated before anything starts (the intake process reads it again)."""
-    from afterword.intake.config import ConfigError, config_path, load_config
+    from afterword.intake.configuration import ConfigError, config_path, load_config
 
     try:
         load_config(config_path(settings))

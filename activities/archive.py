@@ -15,7 +15,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from afterword.activities.store import ContentStore
+from afterword.evidence.blobs import ContentStore
 from afterword.settings import Settings
 from afterword.workflows.models import Publication, PublishRequest
 

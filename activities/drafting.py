@@ -12,9 +12,9 @@ from importlib import resources
 import jinja2
 from temporalio import activity
 
-from afterword.activities.evidence import latest_manifest_ref
-from afterword.activities.store import ContentStore
-from afterword.activities.timeline import reconstruct_timeline
+from afterword.activities.capture import latest_manifest_ref
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.timeline import reconstruct_timeline
 from afterword.settings import Settings
 from afterword.workflows.models import DocumentRef, RenderRequest, TimelineRow
 

@@ -28,10 +28,10 @@ from typing import Any
 
 from aiohttp import web
 
-from afterword.activities.evidence import AttachRequest, attach_file, capture
-from afterword.activities.evidence_store import EvidenceArchive, Manifest
-from afterword.activities.store import ContentStore
-from afterword.activities.timeline import reconstruct_timeline
+from afterword.activities.capture import AttachRequest, attach_file, capture
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.custody import EvidenceArchive, Manifest
+from afterword.evidence.timeline import reconstruct_timeline
 from afterword.settings import Settings
 from afterword.workflows.models import EvidenceRequest, EvidenceSummary, Incident
 

@@ -22,9 +22,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from afterword.activities.gates import MAX_REDACTION_FINDINGS, redact_text
-from afterword.activities.language import linter_for
-from afterword.activities.redaction import (
+from afterword.activities.document_gates import MAX_REDACTION_FINDINGS, redact_text
+from afterword.gates.lint import linter_for
+from afterword.gates.redaction import (
     EXTERNAL_CATEGORIES,
     PERSONAL_CATEGORIES,
     SECRET_CATEGORIES,

@@ -305,9 +305,9 @@ async def facade(args: argparse.Namespace) -> dict[str, Any]:
     """The same schedule straight through the client facade: every firing an idempotent start, every
     resolve an update — what an intake without its duplicate memory would ask of Temporal."""
     from afterword.client import Postmortems
-    from afterword.connection import connect
-    from afterword.intake.policy import OrgPolicies
+    from afterword.intake.policy_view import OrgPolicies
     from afterword.intake.sources import PARSERS
+    from afterword.runtime.connection import connect
     from afterword.settings import Settings
     from afterword.workflows.identity import postmortem_id
     from afterword.workflows.models import ResolveRequest
@@ -505,7 +505,7 @@ async def run_sender(kind: str, args: argparse.Namespace, sending: asyncio.Event
 @contextlib.asynccontextmanager
 async def intake_process(settings: Any, address: str) -> AsyncIterator[tuple[str, int]]:
     """`afterword intake` as its own process against the benchmark's Temporal."""
-    from afterword.server import free_port
+    from afterword.runtime.dev_server import free_port
 
     port = free_port()
     env = dict(
@@ -539,11 +539,11 @@ async def intake_process(settings: Any, address: str) -> AsyncIterator[tuple[str
 
 async def main(args: argparse.Namespace) -> int:
     from afterword.client import Postmortems
-    from afterword.connection import connect, prepare_namespace
-    from afterword.heap import freeze_startup_heap
-    from afterword.intake.config import load_config
+    from afterword.intake.configuration import load_config
     from afterword.intake.server import serve
-    from afterword.server import EmbeddedServer, free_port
+    from afterword.runtime.connection import connect, prepare_namespace
+    from afterword.runtime.dev_server import EmbeddedServer, free_port
+    from afterword.runtime.heap import freeze_startup_heap
     from afterword.settings import Settings
     from afterword.worker import run_worker
 

@@ -36,11 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baseline_workflows import BareChild, BareInput, BareParent, Step, bare_activity
 
-from afterword.activities.store import ContentStore
 from afterword.client import Postmortems
-from afterword.connection import connect, prepare_namespace
+from afterword.evidence.blobs import ContentStore
 from afterword.examples.demo import ROOT_CAUSE, written_draft
-from afterword.server import EmbeddedServer
+from afterword.runtime.connection import connect, prepare_namespace
+from afterword.runtime.dev_server import EmbeddedServer
 from afterword.settings import Settings
 from afterword.worker import run_worker
 from afterword.workflows.models import (

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 
-from afterword.activities.store import ContentStore
 from afterword.client import Postmortems, Rejected
+from afterword.evidence.blobs import ContentStore
 from afterword.intake.api import open_postmortem
 from afterword.settings import Settings
 from afterword.workflows.models import (

@@ -1,7 +1,7 @@
 """The intake for programs: open or resolve a postmortem from Python, through the same policy,
 identity and idempotency as the webhooks.
 
-    from afterword.connection import connect
+    from afterword.runtime.connection import connect
     from afterword.intake.api import open_postmortem, resolve_postmortem
 
     client = await connect(settings)

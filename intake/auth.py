@@ -15,8 +15,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from afterword.intake.config import IntakeConfig, SourceConfig, resolve_secret
-from afterword.intake.errors import Unauthorized
+from afterword.intake.configuration import IntakeConfig, SourceConfig, resolve_secret
+from afterword.intake.refusals import Unauthorized
 
 PAGERDUTY_SIGNATURE = "X-PagerDuty-Signature"
 GRAFANA_SIGNATURE = "X-Grafana-Alerting-Signature"
@@ -63,7 +63,7 @@ def build_credentials(
 
 
 def build_all(config: IntakeConfig, host: str, env: dict[str, str] | None = None) -> dict[str, Credentials]:
-    from afterword.intake.config import SOURCES
+    from afterword.intake.configuration import SOURCES
 
     allow = config.unauthenticated_allowed(host)
     return {name: build_credentials(name, config.source(name), allow, env) for name in SOURCES}

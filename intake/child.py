@@ -18,7 +18,7 @@ import signal
 import sys
 from types import TracebackType
 
-from afterword.server import die_with_parent_hook
+from afterword.runtime.dev_server import die_with_parent_hook
 from afterword.settings import Settings
 
 log = logging.getLogger("afterword.intake")

@@ -36,10 +36,10 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from afterword.activities.store import ContentStore
-from afterword.intake.errors import Malformed, TemporalUnavailable
+from afterword.evidence.blobs import ContentStore
 from afterword.intake.pacing import StepPacer
-from afterword.intake.sources.base import Notification, Status
+from afterword.intake.refusals import Malformed, TemporalUnavailable
+from afterword.intake.sources.common import Notification, Status
 from afterword.workflows.identity import postmortem_id
 from afterword.workflows.models import (
     Actor,

@@ -22,11 +22,13 @@ from typing import Any
 from aiohttp import web
 from temporalio.client import Client
 
-from afterword.activities.store import ContentStore
+from afterword.evidence.blobs import ContentStore
 from afterword.intake.auth import Credentials, build_all, verify
-from afterword.intake.config import SOURCES, IntakeConfig, config_path, load_config
+from afterword.intake.configuration import SOURCES, IntakeConfig, config_path, load_config
 from afterword.intake.dispatch import Dispatcher, Errors, PolicySource, Starter
-from afterword.intake.errors import (
+from afterword.intake.pacing import StepPacer
+from afterword.intake.policy_view import OrgPolicies, PolicyUnavailable
+from afterword.intake.refusals import (
     IntakeError,
     Malformed,
     TemporalUnavailable,
@@ -34,8 +36,6 @@ from afterword.intake.errors import (
     UnknownTarget,
     UnsupportedMediaType,
 )
-from afterword.intake.pacing import StepPacer
-from afterword.intake.policy import OrgPolicies, PolicyUnavailable
 from afterword.intake.sources import PARSERS
 from afterword.settings import Settings
 

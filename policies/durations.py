@@ -124,3 +124,18 @@ def format_timedelta(value: timedelta) -> str:
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def parse_wall_duration(text: str | int | float | timedelta) -> timedelta:
+    """A wall-clock duration for settings that are not deadlines (delivery timeouts, flap windows):
+    the same grammar, plus a plain number of seconds; business time means nothing there and is refused."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, bool):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, int | float):
+        return timedelta(seconds=float(text))
+    span = parse_duration(text)
+    if span.business:
+        raise ValueError(f"{text!r} counts business time; use wall-clock time here, e.g. '30m' or '45s'")
+    return span.wall

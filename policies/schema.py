@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from afterword.activities.adapters.config import EvidencePolicy
 from afterword.policies.durations import DURATION_HELP, format_timedelta, parse_duration
+from afterword.policies.evidence_schema import EvidencePolicy
 from afterword.policies.gates_schema import LanguagePolicy, RedactionPolicy
 from afterword.workflows.models import Milestone, Requirement
 

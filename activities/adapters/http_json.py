@@ -17,7 +17,8 @@ from urllib.parse import quote
 
 from afterword.activities.adapters import http
 from afterword.activities.adapters.base import Collected, Event, SourceRejected, SourceUnavailable, Window
-from afterword.activities.adapters.logs import DEFAULT_PATTERN, collapse, field_time
+from afterword.activities.adapters.logs import collapse, field_time
+from afterword.policies.evidence_schema import DEFAULT_PATTERN
 from afterword.workflows.models import Incident
 
 KIND = "http-json-logs"

@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from afterword.activities.adapters.base import Collected, Event, SourceRejected, Window, parse_time, utc
+from afterword.policies.evidence_schema import DEFAULT_PATTERN
 from afterword.workflows.models import Incident
 
 KIND = "log-lines"
 MAX_ROWS_PER_ITEM = 100
-DEFAULT_PATTERN = (
-    r"(?i)\b(error|fatal|critical|panic|exception|timeout|refused|deploy\w*|rollback|restart\w*|oom\w*|killed)\b"
-)
 
 _ISO = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?)\s?(Z|[+-]\d{2}:?\d{2}|UTC)?(?![\d:])")
 _SYSLOG = re.compile(r"^([A-Z][a-z]{2})\s+(\d{1,2}) (\d{2}:\d{2}:\d{2})\b")

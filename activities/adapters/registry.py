@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from afterword.activities.adapters import alerts, git_changes, http_json, logs, prometheus, slack
 from afterword.activities.adapters.base import Collected, Event, EvidenceSource, SourceRejected, Window
-from afterword.activities.adapters.config import EvidencePolicy, PrometheusQuery
+from afterword.policies.evidence_schema import EvidencePolicy, PrometheusQuery
 from afterword.workflows.models import Incident
 
 Extractor = Callable[[bytes, dict[str, str]], list[Event]]

@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 
 from pydantic import ValidationError
 
-from afterword.intake.errors import Malformed
+from afterword.intake.refusals import Malformed
 from afterword.intake.sources import alertmanager, generic, grafana, opsgenie, pagerduty
-from afterword.intake.sources.base import Notification, Status
+from afterword.intake.sources.common import Notification, Status
 
 Parser = Callable[[bytes, Mapping[str, str]], Notification]
 

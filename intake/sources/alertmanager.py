@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from afterword.intake.sources.base import (
+from afterword.intake.sources.common import (
     MAX_DESCRIPTION,
     MAX_TITLE,
     ZERO_TIME,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from afterword.intake.sources import alertmanager
 from afterword.intake.sources.alertmanager import title_for
-from afterword.intake.sources.base import (
+from afterword.intake.sources.common import (
     MAX_DESCRIPTION,
     MAX_TITLE,
     ZERO_TIME,

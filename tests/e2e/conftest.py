@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.client import Client
 
-from afterword.connection import connect, prepare_namespace
-from afterword.server import EmbeddedServer, free_port
+from afterword.runtime.connection import connect, prepare_namespace
+from afterword.runtime.dev_server import EmbeddedServer, free_port
 from afterword.settings import Settings
 
 

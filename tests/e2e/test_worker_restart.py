@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from afterword.activities.store import ContentStore
 from afterword.client import Postmortems, Rejected
+from afterword.evidence.blobs import ContentStore
 from afterword.settings import Settings
 from afterword.workflows.models import (
     ActionItemSpec,

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from afterword.server import free_port
+from afterword.runtime.dev_server import free_port
 from tests.helpers import child_process
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from afterword.activities.store import ContentStore
+from afterword.evidence.blobs import ContentStore
 from afterword.workflows.models import EvidenceRequest, Incident
 
 

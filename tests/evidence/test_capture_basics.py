@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from afterword.activities.evidence import EvidenceActivities, TimelineRequest
-from afterword.activities.evidence_store import EvidenceArchive, Manifest
-from afterword.activities.store import ContentStore
-from afterword.activities.timeline import reconstruct_timeline
+from afterword.activities.capture import EvidenceActivities, TimelineRequest
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.custody import EvidenceArchive, Manifest
+from afterword.evidence.timeline import reconstruct_timeline
 from afterword.settings import Settings
 
 from .helpers import make_request
@@ -66,7 +66,7 @@ def test_documented_example_policy_is_valid_and_selects_sources_per_service() ->
     import tomllib
 
     from afterword.activities.adapters.registry import select_sources
-    from afterword.activities.evidence import EvidencePolicy
+    from afterword.activities.capture import EvidencePolicy
     from afterword.workflows.models import Incident
 
     docs = Path(__file__).resolve().parents[2] / "docs" / "evidence.md"
@@ -96,7 +96,7 @@ def test_documented_example_policy_is_valid_and_selects_sources_per_service() ->
 
 
 def test_postmortem_ids_map_to_distinct_safe_directories() -> None:
-    from afterword.activities.evidence_store import safe_id
+    from afterword.evidence.custody import safe_id
 
     assert safe_id("pm-acme-3f2a9c") == "pm-acme-3f2a9c"
     odd = ["pm/acme:1", "pm_acme_1", "pm acme 1", "../../etc", "x" * 400]
@@ -131,7 +131,7 @@ async def test_a_reopened_incident_resolving_again_is_captured_again(tmp_path: P
 def test_timeline_models_cross_the_temporal_boundary() -> None:
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    from afterword.activities.evidence import TimelineResult
+    from afterword.activities.capture import TimelineResult
     from afterword.workflows.models import TimelineEdit, TimelineRow
 
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)

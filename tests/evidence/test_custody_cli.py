@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from afterword.activities.evidence import EvidenceActivities
-from afterword.activities.evidence_store import EvidenceArchive, Manifest, purge
-from afterword.activities.store import ContentStore
+from afterword.activities.capture import EvidenceActivities
 from afterword.cli import main
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.custody import EvidenceArchive, Manifest, purge
 from afterword.settings import Settings
 
 from .helpers import make_request

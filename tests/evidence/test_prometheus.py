@@ -13,10 +13,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from afterword.activities.evidence import EvidenceActivities, TimelineRequest
-from afterword.activities.evidence_store import Manifest, hash_file
-from afterword.activities.store import ContentStore
+from afterword.activities.capture import EvidenceActivities, TimelineRequest
 from afterword.cli import main
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.custody import Manifest, hash_file
 from afterword.settings import Settings
 
 from .conftest import MetricEndpoint, PrometheusServer

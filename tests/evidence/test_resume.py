@@ -16,9 +16,9 @@ from aiohttp import web
 from temporalio.testing import ActivityEnvironment
 
 from afterword.activities.adapters.base import Collected, Window
-from afterword.activities.evidence import AttachRequest, EvidenceActivities, attach_file, capture
-from afterword.activities.evidence_store import EvidenceArchive, Manifest
-from afterword.activities.store import ContentStore
+from afterword.activities.capture import AttachRequest, EvidenceActivities, attach_file, capture
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.custody import EvidenceArchive, Manifest
 from afterword.settings import Settings
 from afterword.workflows.models import EvidenceRequest, Incident
 
@@ -89,7 +89,7 @@ async def slow_then_fast() -> AsyncIterator[tuple[str, dict[str, bool]]]:
 CHILD = """
 import asyncio, sys
 from pathlib import Path
-from afterword.activities.evidence import capture
+from afterword.activities.capture import capture
 from afterword.settings import Settings
 from afterword.workflows.models import EvidenceRequest
 req = EvidenceRequest.model_validate_json(Path(sys.argv[2]).read_text())

@@ -16,10 +16,10 @@ from aiohttp import web
 
 from afterword.activities.adapters.base import Window
 from afterword.activities.adapters.logs import line_time
-from afterword.activities.evidence import EvidenceActivities
-from afterword.activities.evidence_store import Manifest
-from afterword.activities.store import ContentStore
-from afterword.activities.timeline import reconstruct_timeline
+from afterword.activities.capture import EvidenceActivities
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.custody import Manifest
+from afterword.evidence.timeline import reconstruct_timeline
 from afterword.settings import Settings
 
 from .helpers import make_request

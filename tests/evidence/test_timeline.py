@@ -10,8 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from afterword.activities.store import ContentStore
-from afterword.activities.timeline import Sighting, apply_edits, merge, render_markdown
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.timeline import Sighting, apply_edits, merge, render_markdown
 from afterword.workflows.models import TimelineEdit, TimelineRow
 
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -110,7 +110,8 @@ words = st.sampled_from(["ERROR", "error", "Deployed", "deployment", "OOMKilled"
 def test_fast_matcher_agrees_with_the_plain_regex(text: str, pattern: str) -> None:
     import re
 
-    from afterword.activities.adapters.logs import DEFAULT_PATTERN, Matcher
+    from afterword.activities.adapters.logs import Matcher
+    from afterword.policies.evidence_schema import DEFAULT_PATTERN
 
     for candidate in (pattern, DEFAULT_PATTERN):
         assert Matcher(candidate).search(text) == bool(re.search(candidate, text))

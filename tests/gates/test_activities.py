@@ -9,8 +9,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from afterword.activities.gates import GateActivities
-from afterword.activities.store import ContentStore
+from afterword.activities.document_gates import GateActivities
+from afterword.evidence.blobs import ContentStore
 from afterword.settings import Settings
 from afterword.workflows.models import (
     CheckRequest,

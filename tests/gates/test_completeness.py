@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from afterword.activities.completeness import check_document, check_with_policy
+from afterword.gates.completeness import check_document, check_with_policy
 
 SECTIONS = ["Summary", "Impact", "Timeline", "Action items"]
 

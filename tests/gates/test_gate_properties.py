@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from afterword.activities.gates import check_text
+from afterword.activities.document_gates import check_text
 
 from .corpus_data import blame, neutral, policy
 

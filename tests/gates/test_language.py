@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from afterword.activities.language import lint
+from afterword.gates.lint import lint
 
 from .corpus_data import blame, neutral, policy
 

@@ -8,8 +8,8 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from afterword.activities.gates import redact_text
-from afterword.activities.redaction import SECRET_CATEGORIES, card_issuer_ok, luhn_ok, redact
+from afterword.activities.document_gates import redact_text
+from afterword.gates.redaction import SECRET_CATEGORIES, card_issuer_ok, luhn_ok, redact
 
 from .corpus_data import documents, lookalikes, personal, policy, secrets
 

@@ -12,7 +12,7 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from afterword.activities.redaction import SECRET_CATEGORIES, redact
+from afterword.gates.redaction import SECRET_CATEGORIES, redact
 
 from .corpus_data import lookalikes, personal, policy, secrets
 

@@ -12,10 +12,10 @@ import pytest
 from temporalio.client import Client
 
 from afterword.client import Postmortems
-from afterword.connection import connect, prepare_namespace
-from afterword.intake.config import IntakeConfig, SourceConfig
+from afterword.intake.configuration import IntakeConfig, SourceConfig
 from afterword.intake.server import serve
-from afterword.server import EmbeddedServer, free_port
+from afterword.runtime.connection import connect, prepare_namespace
+from afterword.runtime.dev_server import EmbeddedServer, free_port
 from afterword.settings import Settings
 from afterword.worker import run_worker
 from afterword.workflows.models import PostmortemStatus

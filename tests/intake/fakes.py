@@ -16,7 +16,7 @@ from typing import Any
 
 from afterword.client import NotFound, Rejected, Unavailable
 from afterword.intake.dispatch import Assessment
-from afterword.intake.sources.base import Notification
+from afterword.intake.sources.common import Notification
 from afterword.workflows.identity import postmortem_id
 from afterword.workflows.models import Actor, Incident, PostmortemRules, Requirement, ResolveRequest
 
@@ -107,7 +107,7 @@ class FakePolicies:
         self.flap_window = flap_window
 
     def check_org(self, org: str) -> None:
-        from afterword.intake.errors import UnknownTarget
+        from afterword.intake.refusals import UnknownTarget
 
         if org not in ("default", "acme"):
             raise UnknownTarget(f"unknown org {org!r}")

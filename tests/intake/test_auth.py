@@ -13,8 +13,8 @@ import pytest
 
 from afterword.intake import auth
 from afterword.intake.auth import Credentials, build_credentials, verify
-from afterword.intake.config import ConfigError, IntakeConfig, SourceConfig, load_config, resolve_secret
-from afterword.intake.errors import Unauthorized
+from afterword.intake.configuration import ConfigError, IntakeConfig, SourceConfig, load_config, resolve_secret
+from afterword.intake.refusals import Unauthorized
 
 BODY = b'{"event": {"id": "1"}}'
 

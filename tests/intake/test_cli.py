@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from afterword.cli import main
-from afterword.commands.intake import replay
+from afterword.commands.intake_cli import replay
 
 from .conftest import Stack
 from .fakes import EXAMPLES, example

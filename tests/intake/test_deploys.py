@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from afterword.activities.evidence import capture
-from afterword.activities.store import ContentStore
-from afterword.activities.timeline import reconstruct_timeline
-from afterword.intake.config import IntakeConfig, SourceConfig
+from afterword.activities.capture import capture
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.timeline import reconstruct_timeline
+from afterword.intake.configuration import IntakeConfig, SourceConfig
 from afterword.intake.server import build_app
 from afterword.settings import Settings
 from afterword.workflows.models import EvidenceRequest, Incident

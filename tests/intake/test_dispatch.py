@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from afterword.activities.store import ContentStore
+from afterword.evidence.blobs import ContentStore
 from afterword.intake.dispatch import Dispatcher
-from afterword.intake.errors import TemporalUnavailable
+from afterword.intake.refusals import TemporalUnavailable
 from afterword.intake.sources import alertmanager, pagerduty
 
 from .fakes import FakePolicies, FakeStarter, example_json

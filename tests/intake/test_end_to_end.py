@@ -15,13 +15,13 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from afterword.activities.store import ContentStore
 from afterword.client import Postmortems
-from afterword.connection import connect
+from afterword.evidence.blobs import ContentStore
 from afterword.intake.api import open_postmortem, resolve_postmortem
-from afterword.intake.config import IntakeConfig
+from afterword.intake.configuration import IntakeConfig
 from afterword.intake.server import build_app, run_app
-from afterword.server import EmbeddedServer, free_port
+from afterword.runtime.connection import connect
+from afterword.runtime.dev_server import EmbeddedServer, free_port
 from afterword.workflows.models import Incident
 
 from .conftest import AM_TOKEN, PD_SECRET, Stack
@@ -230,7 +230,7 @@ async def test_a_paced_postmortem_says_when_it_answers_and_a_restarted_intake_st
     from afterword.client import NotReady
     from afterword.intake.dispatch import Dispatcher
     from afterword.intake.pacing import StepPacer
-    from afterword.intake.policy import OrgPolicies
+    from afterword.intake.policy_view import OrgPolicies
     from afterword.intake.sources import alertmanager
 
     run = uuid.uuid4().hex[:8]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from afterword.intake.config import IntakeConfig, SourceConfig
+from afterword.intake.configuration import IntakeConfig, SourceConfig
 from afterword.intake.server import build_app
 from afterword.settings import Settings
 

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterword.activities.store import ContentStore
+from afterword.evidence.blobs import ContentStore
 from afterword.intake.dispatch import Dispatcher, Outcome
 from afterword.intake.pacing import StepPacer
 from afterword.intake.sources import alertmanager

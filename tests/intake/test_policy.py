@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from afterword.intake.errors import UnknownTarget
-from afterword.intake.policy import OrgPolicies, PolicyUnavailable
+from afterword.intake.policy_view import OrgPolicies, PolicyUnavailable
+from afterword.intake.refusals import UnknownTarget
 from afterword.intake.sources import PARSERS
 from afterword.settings import Settings
 

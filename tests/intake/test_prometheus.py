@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from afterword.intake.server import run_app
-from afterword.server import free_port
+from afterword.runtime.dev_server import free_port
 from afterword.workflows import search_attributes as sa
 from tests.helpers import child_process
 

@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from afterword.intake.config import IntakeConfig, SourceConfig
-from afterword.intake.errors import Malformed
+from afterword.intake.configuration import IntakeConfig, SourceConfig
+from afterword.intake.refusals import Malformed
 from afterword.intake.server import build_app
 from afterword.intake.sources import PARSERS, Notification
 from afterword.settings import Settings

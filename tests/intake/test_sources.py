@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from afterword.intake.errors import Malformed
+from afterword.intake.refusals import Malformed
 from afterword.intake.sources import PARSERS, Status, alertmanager, generic, grafana, opsgenie, pagerduty
 
 from .fakes import example, example_json

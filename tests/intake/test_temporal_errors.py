@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from afterword.activities.store import ContentStore
 from afterword.client import Postmortems
+from afterword.evidence.blobs import ContentStore
 from afterword.intake.dispatch import Dispatcher
-from afterword.intake.errors import Malformed, TemporalUnavailable
+from afterword.intake.refusals import Malformed, TemporalUnavailable
 from afterword.intake.sources import alertmanager
 from afterword.settings import Settings
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from afterword.activities.store import ContentStore
 from afterword.client import Postmortems, Rejected
+from afterword.evidence.blobs import ContentStore
 from afterword.settings import Settings
 from afterword.workflows.models import (
     ActionItemSpec,

@@ -11,7 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from afterword.worker import workflow_runner
-from afterword.workflows.registry import WORKFLOWS
+from afterword.workflows.worker_workflows import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
 

@@ -241,8 +241,8 @@ def reapply_cmd(postmortem_id: str, by: str, policy_dir: Path | None, dry_run: b
 
 async def _reapply(settings: Settings, postmortem_id: str, by: str, dry_run: bool) -> str:
     from afterword.client import NotFound, Postmortems, Rejected, Unavailable
-    from afterword.connection import TemporalConnectionError, connect
     from afterword.policies import rules_for
+    from afterword.runtime.connection import TemporalConnectionError, connect
     from afterword.workflows.models import ReapplyRequest
 
     try:

@@ -19,7 +19,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceResponse
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from afterword.connection import NamespaceSetupError, prepare_namespace
+from afterword.runtime.connection import NamespaceSetupError, prepare_namespace
 from afterword.settings import Settings
 from afterword.workflows import search_attributes
 
@@ -61,7 +61,7 @@ def _cluster_settings() -> Settings:
 
 async def test_refused_retention_on_a_cluster_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     cluster = RefusingCluster(RPCStatusCode.PERMISSION_DENIED, _all_registered())
-    with caplog.at_level(logging.WARNING, logger="afterword.connection"):
+    with caplog.at_level(logging.WARNING, logger="afterword.runtime.connection"):
         report = await prepare_namespace(cast(Client, cluster), _cluster_settings())
 
     assert report.retention == timedelta(days=30)

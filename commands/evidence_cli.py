@@ -21,9 +21,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from afterword.activities.adapters.base import parse_time
-from afterword.activities.adapters.config import parse_duration
-from afterword.activities.evidence import AttachRequest, attach_file
-from afterword.activities.evidence_store import (
+from afterword.activities.capture import AttachRequest, attach_file
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.custody import (
     EvidenceArchive,
     EvidenceError,
     ItemRecord,
@@ -31,8 +31,8 @@ from afterword.activities.evidence_store import (
     default_identity,
     purge,
 )
-from afterword.activities.store import ContentStore
-from afterword.activities.timeline import reconstruct_timeline, render_markdown
+from afterword.evidence.timeline import reconstruct_timeline, render_markdown
+from afterword.policies.evidence_schema import parse_duration
 from afterword.settings import Settings
 from afterword.workflows.models import TimelineEdit
 
@@ -353,7 +353,7 @@ def timeline(postmortem_id: str, skew_tolerance: float | None, as_json: bool) ->
 def _timeline_edits(postmortem_id: str) -> list[TimelineEdit]:
     """People's corrections, from the workflow; without Temporal, the evidence alone (and a note saying so)."""
     from afterword.client import NotFound, Postmortems, Unavailable
-    from afterword.connection import TemporalConnectionError, connect
+    from afterword.runtime.connection import TemporalConnectionError, connect
 
     settings = Settings.from_env()
 

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from afterword.activities.store import ContentStore, StoreError
+from afterword.evidence.blobs import ContentStore, StoreError
 
 MANIFEST_FORMAT = "afterword-evidence-manifest/1"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")

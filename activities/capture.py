@@ -28,10 +28,10 @@ from afterword.activities.adapters.base import (
     Window,
     utc,
 )
-from afterword.activities.adapters.config import EvidencePolicy
 from afterword.activities.adapters.deploys import deploy_source
 from afterword.activities.adapters.registry import select_sources
-from afterword.activities.evidence_store import (
+from afterword.evidence.blobs import ContentStore
+from afterword.evidence.custody import (
     EvidenceArchive,
     EvidenceError,
     Gap,
@@ -42,8 +42,8 @@ from afterword.activities.evidence_store import (
     items_digest,
     now_local,
 )
-from afterword.activities.store import ContentStore
-from afterword.activities.timeline import reconstruct_timeline
+from afterword.evidence.timeline import reconstruct_timeline
+from afterword.policies.evidence_schema import EvidencePolicy
 from afterword.settings import Settings
 from afterword.workflows.models import (
     EvidenceRequest,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from afterword.intake.errors import Malformed
+from afterword.intake.refusals import Malformed
 from afterword.workflows.models import Incident
 
 # Incident fields go into workflow history: keep them bounded whatever a sender puts in.

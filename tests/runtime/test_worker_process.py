@@ -19,8 +19,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from afterword.connection import connect
-from afterword.server import EmbeddedServer, free_port, port_is_free
+from afterword.runtime.connection import connect
+from afterword.runtime.dev_server import EmbeddedServer, free_port, port_is_free
 from afterword.settings import Settings
 
 WORKER_SCRIPT = Path(__file__).resolve().parents[2] / "worker.py"

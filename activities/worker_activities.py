@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from afterword.activities.archive import ArchiveActivities
-from afterword.activities.deadlines import compute_due
+from afterword.activities.capture import EvidenceActivities
+from afterword.activities.document_gates import GateActivities
 from afterword.activities.drafting import DraftingActivities
-from afterword.activities.evidence import EvidenceActivities
-from afterword.activities.gates import GateActivities
+from afterword.activities.due_times import compute_due
 from afterword.activities.notify import NotifyActivities
 from afterword.settings import Settings
 

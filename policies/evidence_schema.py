@@ -13,7 +13,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from afterword.activities.adapters.logs import DEFAULT_PATTERN
+# log lines that become timeline rows unless a source says otherwise
+DEFAULT_PATTERN = (
+    r"(?i)\b(error|fatal|critical|panic|exception|timeout|refused|deploy\w*|rollback|restart\w*|oom\w*|killed)\b"
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}

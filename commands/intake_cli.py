@@ -45,7 +45,7 @@ def intake_cmd(host: str | None, port: int | None, config_file: Path | None, log
     """Run the alert intake on its own, against a Temporal that a worker already serves."""
     import logging
 
-    from afterword.intake.config import ConfigError, config_path, load_config
+    from afterword.intake.configuration import ConfigError, config_path, load_config
     from afterword.settings import LOG_FORMAT
 
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
@@ -62,10 +62,10 @@ def intake_cmd(host: str | None, port: int | None, config_file: Path | None, log
 
 
 async def _serve(settings: Settings, config: Any) -> None:
-    from afterword.connection import TemporalConnectionError, connect
-    from afterword.heap import freeze_startup_heap
-    from afterword.intake.config import ConfigError
+    from afterword.intake.configuration import ConfigError
     from afterword.intake.server import serve
+    from afterword.runtime.connection import TemporalConnectionError, connect
+    from afterword.runtime.heap import freeze_startup_heap
 
     try:
         client = await connect(settings)
@@ -131,13 +131,13 @@ def _guess(body: bytes, file: Path) -> str:
 async def replay(settings: Settings, source: str, org: str, body: bytes) -> dict[str, Any]:
     """Feed one payload through mapping, policy and the idempotent start (no HTTP, no sender auth:
     the operator's own file). Returns the intake's answer as a dict."""
-    from afterword.activities.store import ContentStore
     from afterword.client import Postmortems
-    from afterword.connection import TemporalConnectionError, connect
+    from afterword.evidence.blobs import ContentStore
     from afterword.intake.dispatch import Dispatcher
-    from afterword.intake.errors import IntakeError, TemporalUnavailable
-    from afterword.intake.policy import OrgPolicies, PolicyUnavailable
+    from afterword.intake.policy_view import OrgPolicies, PolicyUnavailable
+    from afterword.intake.refusals import IntakeError, TemporalUnavailable
     from afterword.intake.sources import PARSERS
+    from afterword.runtime.connection import TemporalConnectionError, connect
 
     policies = OrgPolicies(settings)
     try:

@@ -78,7 +78,7 @@ def _bad_policy(exc: ValidationError) -> click.ClickException:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def lint_cmd(file: Path, policy_path: Path | None, fmt: str) -> None:
     """Check FILE for blaming language; exit status 1 when any finding is an error."""
-    from afterword.activities.language import linter_for
+    from afterword.gates.lint import linter_for
 
     policy = _policy(policy_path)
     try:
@@ -107,7 +107,7 @@ def lint_cmd(file: Path, policy_path: Path | None, fmt: str) -> None:
 def redact_cmd(file: Path, audience: str, policy_path: Path | None, report_path: Path | None) -> None:
     """Write FILE redacted for AUDIENCE to stdout: internal removes secrets; external also removes
     personal data, roster names (replaced by role labels), internal hostnames and listed terms."""
-    from afterword.activities.gates import redact_text
+    from afterword.activities.document_gates import redact_text
 
     policy = _policy(policy_path)
     try:
@@ -132,7 +132,7 @@ def check_cmd(file: Path, policy_path: Path | None, severity: str | None, fmt: s
 
     Prints the findings and the completeness score; exit status 1 when the draft would be refused.
     """
-    from afterword.activities.gates import check_text
+    from afterword.activities.document_gates import check_text
 
     policy = _policy(policy_path)
     try:

@@ -1,4 +1,4 @@
-"""Fixtures for the platform tests: free loopback ports and settings pointing into a tmp data dir."""
+"""Fixtures for the runtime tests: free loopback ports and settings pointing into a tmp data dir."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from afterword.server import free_port as any_free_port
+from afterword.runtime.dev_server import free_port as any_free_port
 from afterword.settings import Settings
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from afterword.intake.durations import parse_duration
+from afterword.policies.durations import parse_wall_duration
 from afterword.policies.integrations import SecretError, is_reference
 from afterword.policies.integrations import resolve_secret as resolve_reference
 from afterword.settings import Settings, is_loopback
@@ -77,7 +77,7 @@ class SourceConfig(BaseModel):
     @field_validator("max_skew", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
-        return parse_duration(value)
+        return parse_wall_duration(value)
 
     @property
     def has_credentials(self) -> bool:
@@ -126,7 +126,7 @@ class IntakeConfig(BaseModel):
     @field_validator("temporal_timeout", "dedupe_ttl", "trust_for", "pace_max_delay", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
-        return parse_duration(value)
+        return parse_wall_duration(value)
 
     @field_validator("sources")
     @classmethod

@@ -24,8 +24,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
-from afterword.connection import connect, prepare_namespace
-from afterword.server import EmbeddedServer, EmbeddedServerError, PortInUseError, port_is_free
+from afterword.runtime.connection import connect, prepare_namespace
+from afterword.runtime.dev_server import EmbeddedServer, EmbeddedServerError, PortInUseError, port_is_free
 from afterword.settings import Settings
 from afterword.workflows import search_attributes
 
@@ -170,7 +170,7 @@ _PARENT_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from afterword.server import EmbeddedServer
+    from afterword.runtime.dev_server import EmbeddedServer
     from afterword.settings import Settings
 
     async def main() -> None:

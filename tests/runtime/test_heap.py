@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from afterword.heap import freeze_startup_heap
+from afterword.runtime.heap import freeze_startup_heap
 
 
 class _Node:

@@ -17,10 +17,10 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from afterword.activities.store import ContentStore, StoreError
 from afterword.client import NotFound, NotReady, Postmortems, Rejected, Unavailable
-from afterword.connection import TemporalConnectionError, connect
+from afterword.evidence.blobs import ContentStore, StoreError
 from afterword.policies import PolicyError, parse_duration
+from afterword.runtime.connection import TemporalConnectionError, connect
 from afterword.settings import Settings
 from afterword.workflows.models import (
     ActionItemSpec,
@@ -145,7 +145,7 @@ def start_cmd(ctx: click.Context, title: str | None, from_alert: Path | None, se
               resolved: str | None, security: bool, labels: tuple[str, ...], force: bool, by: str,
               as_json: bool) -> None:
     """Open a postmortem by hand (idempotent per --key), or from a saved alert payload."""
-    from afterword.commands.intake import replay_alert_cmd
+    from afterword.commands.intake_cli import replay_alert_cmd
     from afterword.intake.api import open_postmortem
 
     if from_alert is not None:

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client, TLSConfig
 from temporalio.service import GrpcCompression
 
-from afterword.connection import TemporalConnectionError, connect, target_address, tls_config
+from afterword.runtime.connection import TemporalConnectionError, connect, target_address, tls_config
 from afterword.settings import Settings
 
 

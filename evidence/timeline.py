@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from afterword.activities.adapters.base import Event, utc
 from afterword.activities.adapters.registry import EXTRACTORS
-from afterword.activities.evidence_store import EvidenceError, Manifest
-from afterword.activities.store import ContentStore, StoreError
+from afterword.evidence.blobs import ContentStore, StoreError
+from afterword.evidence.custody import EvidenceError, Manifest
 from afterword.workflows.models import TimelineEdit, TimelineRow
 
 DEFAULT_TOLERANCE = timedelta(seconds=5)

@@ -15,9 +15,9 @@ from datetime import timedelta
 from typing import Any
 
 from afterword.intake.dispatch import Assessment
-from afterword.intake.durations import parse_duration
-from afterword.intake.errors import UnknownTarget
-from afterword.intake.sources.base import Notification
+from afterword.intake.refusals import UnknownTarget
+from afterword.intake.sources.common import Notification
+from afterword.policies.durations import parse_wall_duration
 from afterword.settings import Settings
 from afterword.workflows.models import Incident, PostmortemRules, Requirement
 
@@ -40,7 +40,7 @@ def flap_window(policy_data: dict[str, Any]) -> timedelta:
         span = policy_duration(str(raw))
     except ValueError:
         log.warning("policy intake.flap_window %r is not a duration; using %s", raw, DEFAULT_FLAP_WINDOW)
-        return parse_duration(DEFAULT_FLAP_WINDOW)
+        return parse_wall_duration(DEFAULT_FLAP_WINDOW)
     # a flap is a wall-clock notion; business time counts here as elapsed time
     return span.wall + timedelta(days=span.business_days) + span.business_time
 

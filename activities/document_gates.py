@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from afterword.activities.completeness import check_with_policy
-from afterword.activities.language import linter_for
-from afterword.activities.redaction import Redaction, redactor_for
-from afterword.activities.store import ContentStore, StoreError
+from afterword.evidence.blobs import ContentStore, StoreError
+from afterword.gates.completeness import check_with_policy
+from afterword.gates.lint import linter_for
+from afterword.gates.redaction import Redaction, redactor_for
 from afterword.policies.gates_schema import Audience
 from afterword.settings import Settings
 from afterword.workflows.models import CheckRequest, CheckResult, Finding, RedactionReport, RedactRequest
