@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-import pydantic
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -36,7 +35,7 @@ from afterword.policies import PolicyError, load_org_policy, load_policy
 from afterword.runtime.connection import NamespaceSetupError, TemporalConnectionError, connect, prepare_namespace
 from afterword.runtime.dev_server import EmbeddedServer, EmbeddedServerError
 from afterword.runtime.heap import freeze_startup_heap
-from afterword.settings import LOG_FORMAT, Settings
+from afterword.settings import LOG_FORMAT, Settings, SettingsError
 from afterword.workflows.worker_workflows import WORKFLOWS
 
 log = logging.getLogger("afterword.worker")
@@ -179,7 +178,7 @@ def _print_banner(
             lines.append(f"  Web UI:     {server.ui_url}/namespaces/{namespace}/workflows")
         lines.append(f"  Metrics:    {server.metrics_url}")
     else:
-        lines.append(f"  Temporal:   {settings.temporal_address} (namespace {namespace})")
+        lines.append(f"  Temporal:   {settings.temporal_address} (namespace {namespace}; {settings.address_origin()})")
     lines.append(f"  Task queue: {settings.task_queue}")
     lines.append(f"  Intake:     {intake_url or 'disabled'}")
     lines.append(f"  Data dir:   {settings.data_dir.resolve()}")
@@ -237,8 +236,8 @@ def cli(data_dir: Path | None, demo: bool, no_intake: bool, headless: bool, log_
     workflow.logger.workflow_info_on_message = False
     try:
         settings = Settings.from_env(data_dir=data_dir)
-    except pydantic.ValidationError as exc:
-        click.echo(f"afterword worker: invalid settings:\n{_describe_settings_errors(exc)}", err=True)
+    except SettingsError as exc:
+        click.echo(f"afterword worker: {exc}", err=True)
         return EXIT_INVALID
     try:
         asyncio.run(_serve_until_signal(settings, demo=demo, intake=not no_intake, headless=headless))
@@ -253,16 +252,6 @@ def cli(data_dir: Path | None, demo: bool, no_intake: bool, headless: bool, log_
         return EXIT_FAILED
     log.info("stopped")
     return EXIT_OK
-
-
-def _describe_settings_errors(exc: pydantic.ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        info = Settings.model_fields.get(field)
-        env_var = (info.description or field).split(" ")[0].rstrip(":;") if info else field
-        lines.append(f"  {env_var}={error.get('input')!r}: {error['msg']}")
-    return "\n".join(lines)
 
 
 def _flush_and_exit(code: int) -> NoReturn:

@@ -1,8 +1,9 @@
 """Connecting to Temporal (embedded dev server, a cluster, or Temporal Cloud) and preparing the namespace.
 
-Every afterword client uses the pydantic data converter. `prepare_namespace` makes the namespace fit
-for afterword: the search attributes its workflows set, and a retention long enough that closed
-postmortems stay visible.
+Where to connect comes from Temporal's client configuration (a temporal.toml profile and TEMPORAL_*
+variables, settings.py); every afterword client uses the pydantic data converter. `prepare_namespace`
+makes the namespace fit for afterword: the search attributes its workflows set, and a retention long
+enough that closed postmortems stay visible.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfigProfile
 from temporalio.service import GrpcCompression, RPCError, RPCStatusCode
 
-from afterword.settings import Settings, is_loopback
+from afterword.settings import DEFAULT_CONFIG_FILE, Settings, SettingsError, is_loopback
 from afterword.workflows import search_attributes
 
 log = logging.getLogger(__name__)
@@ -51,42 +53,71 @@ class NamespaceSetupError(RuntimeError):
 
 
 def target_address(settings: Settings, address: str | None = None) -> str:
-    """Explicit address, else TEMPORAL_ADDRESS, else the embedded server's loopback port."""
+    """Explicit address, else the configured one (TEMPORAL_ADDRESS or the profile's), else the embedded
+    server's loopback port."""
     return address or settings.temporal_address or f"127.0.0.1:{settings.embedded_port}"
 
 
-def tls_config(settings: Settings) -> TLSConfig | bool | None:
-    """TLS from TEMPORAL_TLS_CERT/KEY/CA files, or the system roots for TEMPORAL_TLS=1.
+# profile TLS field -> the environment variable that sets it, for messages
+_TLS_VARIABLES = {
+    "client_cert": "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "client_private_key": "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "server_root_ca_cert": "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+}
+_TOML_KEYS = {
+    "client_cert": "client_cert_path",
+    "client_private_key": "client_key_path",
+    "server_root_ca_cert": "server_ca_cert_path",
+}
 
-    None leaves the SDK default: plain text, or TLS when an API key is given (Temporal Cloud).
-    """
-    if settings.tls_cert is None and settings.tls_key is None and settings.tls_ca is None:
-        return True if settings.tls else None
-    if (settings.tls_cert is None) != (settings.tls_key is None):
-        given, missing = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY")
-        if settings.tls_cert is None:
-            given, missing = missing, given
+
+def tls_config(settings: Settings, profile: ClientConfigProfile) -> TLSConfig | bool:
+    """TLS as the profile says (client certificate and key, server CA, server name; `TEMPORAL_TLS=true` or
+    `tls.disabled = false`: the system roots); with no TLS settings, TLS exactly when an API key is given
+    (Temporal Cloud). Certificate files are read here, so a missing one is named before connecting."""
+    tls = profile.tls
+    if tls is None:
+        return profile.api_key is not None
+    if tls.disabled:
+        return False
+    cert, key = tls.client_cert, tls.client_private_key
+    if (cert is None) != (key is None):
+        given, missing = ("client_cert", "client_private_key") if key is None else ("client_private_key", "client_cert")
         raise TemporalConnectionError(
-            f"{given} is set but {missing} is not: mTLS needs both the client certificate and its key."
+            f"{_origin(settings, given)} is set but {_origin(settings, missing)} is not: mTLS needs both the "
+            "client certificate and its key."
         )
+    if cert is None and tls.server_root_ca_cert is None and tls.server_name is None:
+        return True
     return TLSConfig(
-        client_cert=_read_pem(settings.tls_cert, "TEMPORAL_TLS_CERT"),
-        client_private_key=_read_pem(settings.tls_key, "TEMPORAL_TLS_KEY"),
-        server_root_ca_cert=_read_pem(settings.tls_ca, "TEMPORAL_TLS_CA"),
+        domain=tls.server_name,
+        client_cert=_pem(settings, "client_cert", cert),
+        client_private_key=_pem(settings, "client_private_key", key),
+        server_root_ca_cert=_pem(settings, "server_root_ca_cert", tls.server_root_ca_cert),
     )
 
 
-def _read_pem(path: Path | None, env_var: str) -> bytes | None:
-    if path is None:
-        return None
+def _origin(settings: Settings, field_name: str) -> str:
+    """Which setting holds a TLS field: its variable if the process has it, else the profile's key."""
+    variable = _TLS_VARIABLES[field_name]
+    if settings.temporal_client_profile_env().get(variable):
+        return variable
+    where = settings.temporal_config_file or DEFAULT_CONFIG_FILE
+    return f"tls.{_TOML_KEYS[field_name]} of profile {settings.temporal_profile or 'default'!r} ({where})"
+
+
+def _pem(settings: Settings, field_name: str, source: Path | str | bytes | None) -> bytes | None:
+    if source is None or isinstance(source, bytes):
+        return source
+    if isinstance(source, str):  # inline PEM data
+        return source.encode()
     try:
-        return path.expanduser().read_bytes()
-    except FileNotFoundError:
-        raise TemporalConnectionError(
-            f"{env_var}={path}: no such file. Point {env_var} at a PEM file."
-        ) from None
+        return source.expanduser().read_bytes()
     except OSError as exc:
-        raise TemporalConnectionError(f"{env_var}={path}: cannot read it ({exc.strerror}).") from None
+        origin = _origin(settings, field_name)
+        if isinstance(exc, FileNotFoundError):
+            raise TemporalConnectionError(f"{origin}={source}: no such file. Point it at a PEM file.") from None
+        raise TemporalConnectionError(f"{origin}={source}: cannot read it ({exc.strerror}).") from None
 
 
 def grpc_compression(settings: Settings, target: str) -> GrpcCompression:
@@ -99,17 +130,23 @@ def grpc_compression(settings: Settings, target: str) -> GrpcCompression:
 
 
 async def connect(settings: Settings, address: str | None = None) -> Client:
-    """A client for settings.namespace with the pydantic converter, TLS and API key from the settings."""
+    """A client for settings.namespace with the pydantic converter, and the profile's TLS, API key and gRPC
+    metadata (none of them towards the embedded server, which listens in plain text on loopback)."""
     target = target_address(settings, address)
-    tls = tls_config(settings)
-    api_key = settings.api_key
+    embedded = address is None and settings.temporal_address is None
+    try:
+        profile = ClientConfigProfile() if embedded else settings.temporal_client_profile()
+    except SettingsError as exc:
+        raise TemporalConnectionError(str(exc)) from None
+    tls = tls_config(settings, profile)
     try:
         return await Client.connect(
             target,
             namespace=settings.namespace,
             data_converter=pydantic_data_converter,
-            tls=tls if tls is not None else bool(api_key),
-            api_key=api_key,
+            tls=tls,
+            api_key=profile.api_key,
+            rpc_metadata=dict(profile.grpc_meta),
             connect_timeout=CONNECT_TIMEOUT,
             grpc_compression=grpc_compression(settings, target),
         )
@@ -122,14 +159,18 @@ def _unreachable_message(settings: Settings, target: str, address: str | None, e
         where = f"Temporal at {target}"
         hint = "Check that the server is running."
     elif settings.temporal_address:
-        where = f"Temporal at {target} (TEMPORAL_ADDRESS)"
+        where = f"Temporal at {target} ({settings.address_origin()})"
         hint = (
-            "Check TEMPORAL_ADDRESS; for a TLS endpoint set TEMPORAL_TLS=1 or TEMPORAL_TLS_CERT/KEY/CA; "
-            f"for Temporal Cloud with an API key set {settings.api_key_env}."
+            "Check the address; for a TLS endpoint set TEMPORAL_TLS=true or TEMPORAL_TLS_CLIENT_CERT_PATH and "
+            "TEMPORAL_TLS_CLIENT_KEY_PATH (or the profile's [tls]); for Temporal Cloud with an API key set "
+            "TEMPORAL_API_KEY (or the profile's api_key)."
         )
     else:
         where = f"the embedded Temporal server at {target} (AFTERWORD_TEMPORAL_PORT)"
-        hint = "Is `python worker.py` running? Or set TEMPORAL_ADDRESS to use another Temporal server."
+        hint = (
+            "Is `python worker.py` running? Or set TEMPORAL_ADDRESS, or TEMPORAL_PROFILE (a temporal.toml profile), "
+            "to use another Temporal server."
+        )
     return f"cannot reach {where}: {exc}. {hint}"
 
 

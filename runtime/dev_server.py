@@ -270,7 +270,7 @@ class EmbeddedServer:
         wanted = [(self.settings.embedded_port, "AFTERWORD_TEMPORAL_PORT", "Temporal gRPC")]
         if not self.headless:
             wanted.append((self.settings.embedded_ui_port, "AFTERWORD_UI_PORT", "Temporal Web UI"))
-        wanted.append((self.metrics_port, "AFTERWORD_METRICS_PORT", "Temporal server metrics"))
+        wanted.append((self.metrics_port, "AFTERWORD_EMBEDDED_METRICS_PORT", "Temporal server metrics"))
         for index, (port, env_var, _) in enumerate(wanted):
             for other_port, other_var, _ in wanted[index + 1 :]:
                 if port == other_port:
@@ -327,7 +327,7 @@ class EmbeddedServer:
             if f":{self.settings.embedded_ui_port}" in tail and not self.headless:
                 port, env_var, role = self.settings.embedded_ui_port, "AFTERWORD_UI_PORT", "Temporal Web UI"
             elif f":{self.metrics_port}" in tail:
-                port, env_var, role = self.metrics_port, "AFTERWORD_METRICS_PORT", "Temporal server metrics"
+                port, env_var, role = self.metrics_port, "AFTERWORD_EMBEDDED_METRICS_PORT", "Temporal server metrics"
             return PortInUseError(_port_in_use_message(port, env_var, role))
         return EmbeddedServerError(
             f"the embedded Temporal server exited with code {returncode} while starting; "

@@ -269,8 +269,8 @@ async def test_metrics_endpoint_serves_the_servers_own_latencies_and_a_taken_por
     port = listening_socket().getsockname()[1]
     with pytest.raises(PortInUseError) as metrics_taken:
         await EmbeddedServer(settings.model_copy(update={"embedded_metrics_port": port}), headless=True).start()
-    assert f"port {port}" in str(metrics_taken.value) and "AFTERWORD_METRICS_PORT" in str(metrics_taken.value)
+    assert f"port {port}" in str(metrics_taken.value) and "AFTERWORD_EMBEDDED_METRICS_PORT" in str(metrics_taken.value)
 
     clash = settings.model_copy(update={"embedded_metrics_port": settings.embedded_port})
-    with pytest.raises(EmbeddedServerError, match="AFTERWORD_TEMPORAL_PORT and AFTERWORD_METRICS_PORT are both"):
+    with pytest.raises(EmbeddedServerError, match="AFTERWORD_TEMPORAL_PORT and AFTERWORD_EMBEDDED_METRICS_PORT are both"):
         await EmbeddedServer(clash, headless=True).start()

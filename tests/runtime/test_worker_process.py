@@ -303,3 +303,26 @@ def test_an_invalid_intake_config_stops_the_worker_before_anything_starts(settin
     assert result.returncode == 2, result.stderr
     assert "invalid intake configuration" in result.stderr and "max_body_bytes" in result.stderr
     assert not (settings.data_dir / "temporal.db").exists()  # no server was started
+
+
+@pytest.mark.e2e
+async def test_the_embedded_metrics_port_is_set_by_its_new_name_and_still_by_the_old_one(
+    settings: Settings, tmp_path: Path
+) -> None:
+    for variable in ("AFTERWORD_EMBEDDED_METRICS_PORT", "AFTERWORD_METRICS_PORT"):
+        port = free_port()
+        worker = _start_worker(settings, tmp_path, "--no-intake", "--headless", **{variable: str(port)})
+        try:
+            banner = await asyncio.wait_for(asyncio.to_thread(_read_until, worker, "Data dir:"), timeout=90)
+            assert f"Metrics:    http://127.0.0.1:{port}/metrics" in banner, banner
+            assert not port_is_free(port)  # the embedded server serves its metrics there
+            worker.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(worker.wait, 60) == 0
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        log = (tmp_path / "worker.stderr").read_text()
+        warning = ("AFTERWORD_METRICS_PORT is deprecated and will be removed in the next release: "
+                   "set AFTERWORD_EMBEDDED_METRICS_PORT instead")
+        assert (warning in log) == (variable == "AFTERWORD_METRICS_PORT"), log
