@@ -45,6 +45,8 @@ from afterword.workflows.models import (
     CompleteRequest,
     DraftSubmission,
     DropRequest,
+    EvidenceAttachment,
+    EvidenceSummary,
     Incident,
     PostmortemInput,
     PostmortemRules,
@@ -61,6 +63,7 @@ from afterword.workflows.models import (
 from afterword.workflows.postmortem import PostmortemWorkflow
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 
 
 class Rejected(Exception):
@@ -258,13 +261,16 @@ class Postmortems:
 
     async def _update(self, workflow_id: str, name: str, arg: BaseModel, result_type: type[T]) -> T:
         handle = self.handle(workflow_id)
+        return await self._settle(handle, handle.execute_update(name, arg, result_type=result_type))
+
+    async def _settle(self, handle: WorkflowHandle[Any, Any], update: Awaitable[R]) -> R:
+        """The update's result, or its failure as Rejected / NotFound / Unavailable."""
         try:
-            result: T = await handle.execute_update(name, arg, result_type=result_type)
+            return await update
         except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, *_TRANSPORT) as err:
             if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
                 await self._raise_if_finished(handle)
-            raise _translate(err, workflow_id) from err
-        return result
+            raise _translate(err, handle.id) from err
 
     async def _raise_if_finished(self, handle: WorkflowHandle[Any, Any]) -> None:
         """An update to a finished workflow reads as 'not found'; say what really happened."""
@@ -321,6 +327,11 @@ class Postmortems:
     async def reapply_policy(self, workflow_id: str, req: ReapplyRequest) -> UpdateResult:
         return await self._update(workflow_id, "reapply_policy", req, UpdateResult)
 
+    async def add_evidence(self, workflow_id: str, req: EvidenceAttachment) -> EvidenceSummary:
+        """Attach a person's file (it travels in the update); returns the manifest version that holds it."""
+        handle = self.handle(workflow_id)
+        return await self._settle(handle, handle.execute_update(PostmortemWorkflow.add_evidence, req))
+
     def action_workflow_id(self, workflow_id: str, item: str) -> str:
         """`ai-2` or `2` of a postmortem -> the action item's workflow id (full ids pass through)."""
         if "." in item:
@@ -357,9 +368,6 @@ class Postmortems:
             lambda s: f"{workflow_id} did not reach {what} within {within:.0f}s "
             f"(it is {s.state}; open gates: {', '.join(s.open_gates) or 'none'})",
         )
-
-
-R = TypeVar("R")
 
 
 async def _poll(

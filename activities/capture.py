@@ -46,6 +46,7 @@ from afterword.evidence.timeline import reconstruct_timeline
 from afterword.policies.evidence_schema import EvidencePolicy
 from afterword.settings import Settings
 from afterword.workflows.models import (
+    BYTES_AS_BASE64,
     EvidenceRequest,
     EvidenceSummary,
     Incident,
@@ -81,8 +82,11 @@ class TimelineResult(Model):
 class AttachRequest(Model):
     """A person adds a file to a postmortem's evidence (a new manifest version supersedes the current one)."""
 
+    model_config = BYTES_AS_BASE64
+
     postmortem_id: str
-    path: str
+    name: str
+    data: bytes
     note: str
     by: str
     at: datetime | None = None  # the moment the attachment documents, if it documents one
@@ -90,7 +94,8 @@ class AttachRequest(Model):
 
 def summary_of(ref: str, manifest: Manifest) -> EvidenceSummary:
     return EvidenceSummary(
-        manifest_ref=ref, items=len(manifest.items), gaps=[g.describe() for g in manifest.gaps], sealed=True
+        manifest_ref=ref, items=len(manifest.items), gaps=[g.describe() for g in manifest.gaps], sealed=True,
+        version=manifest.version,
     )
 
 
@@ -524,16 +529,14 @@ async def capture(
 
 def attach_file(settings: Settings, req: AttachRequest) -> EvidenceSummary:
     """Store a person's file as evidence and seal a manifest version that includes it."""
-    source = Path(req.path)
-    if not source.is_file():
-        raise EvidenceError(f"{req.path}: not a readable file")
+    source = Path(req.name)
     if not req.note.strip():
         raise EvidenceError("say what the attachment shows (--note)")
     store = ContentStore(settings.store_dir)
     archive = EvidenceArchive(settings.evidence_dir, store, req.postmortem_id)
     archive.require_head()
-    ref = store.put_file(source)  # outside the lock: a large file must not hold up the worker
-    size = store.path(ref).stat().st_size
+    ref = store.put_bytes(req.data)  # outside the lock: storing must not hold up a capture
+    size = len(req.data)
     at = utc(req.at) if req.at else None
     with archive.locked():
         head = archive.require_head()

@@ -11,12 +11,14 @@ from afterword.activities.document_gates import GateActivities
 from afterword.activities.drafting import DraftingActivities
 from afterword.activities.due_times import compute_due
 from afterword.activities.notify import NotifyActivities
+from afterword.activities.store_activities import StoreActivities
 from afterword.settings import Settings
 
 
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     evidence = EvidenceActivities(settings)
     gates = GateActivities(settings)
+    stores = StoreActivities(settings)
     return [
         evidence.preserve_evidence,
         evidence.build_timeline,
@@ -26,4 +28,15 @@ def build_activities(settings: Settings) -> list[Callable[..., Any]]:
         ArchiveActivities(settings).publish_document,
         NotifyActivities(settings).notify,
         compute_due,
+        stores.read_chunk,
+        stores.list_evidence,
+        stores.show_evidence,
+        stores.evidence_timeline,
+        stores.verify_evidence,
+        stores.hold_evidence,
+        stores.purge_evidence,
+        stores.plan_export,
+        stores.record_export,
+        stores.store_document,
+        stores.attach_evidence,
     ]

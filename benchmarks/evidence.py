@@ -139,11 +139,16 @@ async def capture_all(
         began = time.perf_counter()
         summary = await capture(settings, req)
         for path in attachments:
-            attach = AttachRequest(postmortem_id=req.postmortem_id, path=str(path), note="pcap", by="bench")
-            summary = await asyncio.to_thread(attach_file, settings, attach)
+            summary = await asyncio.to_thread(attach_path, settings, req.postmortem_id, path)
         return req, summary, time.perf_counter() - began
     finally:
         await runner.cleanup()
+
+
+def attach_path(settings: Settings, postmortem_id: str, path: Path) -> EvidenceSummary:
+    """What `afterword evidence add` has the worker do with the file's bytes."""
+    attach = AttachRequest(postmortem_id=postmortem_id, name=path.name, data=path.read_bytes(), note="pcap", by="bench")
+    return attach_file(settings, attach)
 
 
 def sha256_of(path: str | Path) -> str:

@@ -1,17 +1,21 @@
 """`afterword evidence …`: look at, verify, export, extend, hold and purge a postmortem's evidence.
 
-Every command that reads or moves evidence writes a line to the postmortem's chain of custody
-(who, when with timezone, what, where), as NIST SP 800-61 §3.3.2 asks.
+The evidence lives on the worker's disk; these commands reach it through Temporal (StoreAccessWorkflow,
+and the postmortem's `add_evidence` update), so they work from any machine that reaches Temporal.
+Every command that reads or moves evidence writes a line to the postmortem's chain of custody (who,
+when with timezone, what, where), as NIST SP 800-61 §3.3.2 asks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
+import socket
 import sys
 import tarfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +25,31 @@ from rich.markup import escape
 from rich.table import Table
 
 from afterword.activities.adapters.base import parse_time
-from afterword.activities.capture import AttachRequest, attach_file
-from afterword.evidence.blobs import ContentStore
-from afterword.evidence.custody import (
-    EvidenceArchive,
-    EvidenceError,
-    ItemRecord,
-    Manifest,
-    default_identity,
-    purge,
-)
-from afterword.evidence.timeline import reconstruct_timeline, render_markdown
+from afterword.client import NotFound, Postmortems
+from afterword.commands.remote import run
+from afterword.evidence.records import CustodyEntry, default_identity
 from afterword.policies.evidence_schema import parse_duration
 from afterword.settings import Settings
-from afterword.workflows.models import TimelineEdit
+from afterword.store_client import WorkerStores
+from afterword.workflows.models import MAX_ATTACHMENT_BYTES, EvidenceAttachment, TimelineEdit, size_text
+from afterword.workflows.store_requests import (
+    BuildTimeline,
+    EvidenceListing,
+    EvidenceShown,
+    ExportPlan,
+    ExportRecorded,
+    HoldChanged,
+    HoldEvidence,
+    ListEvidence,
+    PlanExport,
+    PurgeEvidence,
+    PurgeReport,
+    RecordExport,
+    ShowEvidence,
+    Timeline,
+    Verified,
+    VerifyEvidence,
+)
 
 by_option = click.option(
     "--by", default=None, help="who is acting (recorded in the chain of custody); default: user@host"
@@ -42,48 +57,8 @@ by_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 
 
-def _archive(postmortem_id: str) -> tuple[Settings, EvidenceArchive]:
-    settings = Settings.from_env()
-    store = ContentStore(settings.store_dir)
-    archive = EvidenceArchive(settings.evidence_dir, store, postmortem_id)
-    if not archive.exists():
-        raise click.ClickException(
-            f"no evidence for postmortem {postmortem_id!r} under {settings.evidence_dir} "
-            "(check the id with `afterword list`, and AFTERWORD_DATA_DIR)"
-        )
-    return settings, archive
-
-
-def _head_manifest(archive: EvidenceArchive) -> tuple[str, Manifest]:
-    _refuse_purged(archive)
-    try:
-        head = archive.require_head()
-        return head.ref, archive.load_manifest(head.ref)
-    except (EvidenceError, ValueError) as exc:
-        raise click.ClickException(f"{exc}; run `afterword evidence verify {archive.postmortem_id}`") from None
-
-
-def _refuse_purged(archive: EvidenceArchive) -> None:
-    purged = archive.dir / "purged.json"
-    if purged.exists():
-        record = json.loads(purged.read_text())
-        raise click.ClickException(
-            f"the evidence of {archive.postmortem_id} was purged at {record.get('at')} by {record.get('by')}; "
-            "`afterword evidence show ID --custody` still lists what happened to it"
-        )
-
-
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
-
-
-def _find_item(manifest: Manifest, wanted: str) -> ItemRecord:
-    matches = [i for i in manifest.items if i.id == wanted or i.sha256.startswith(wanted.lower())]
-    if not matches:
-        raise click.ClickException(f"no item {wanted!r}; `afterword evidence list ID` shows the item ids")
-    if len({m.sha256 for m in matches}) > 1:
-        raise click.ClickException(f"{wanted!r} matches several items; give more of the hash or the full id")
-    return matches[0]
 
 
 def _size(n: int) -> str:
@@ -102,7 +77,9 @@ def register(main: click.Group) -> None:
 
 @click.group()
 def evidence() -> None:
-    """A postmortem's preserved evidence: list, show, verify, export, add, hold, purge."""
+    """A postmortem's preserved evidence: list, show, verify, export, add, hold, purge.
+
+    The evidence stays on the worker; these commands need only access to Temporal."""
 
 
 @evidence.command("list")
@@ -110,13 +87,13 @@ def evidence() -> None:
 @json_option
 def list_items(postmortem_id: str, as_json: bool) -> None:
     """List the evidence items and gaps of a postmortem's current manifest."""
-    _, archive = _archive(postmortem_id)
-    ref, manifest = _head_manifest(archive)
-    hold = archive.hold()
+    listing = run(lambda pm, s: WorkerStores(pm.client, s).call(ListEvidence(postmortem_id=postmortem_id),
+                                                                EvidenceListing))
+    manifest, hold = listing.manifest, listing.hold
     if as_json:
         _echo_json(
             {
-                "manifest_ref": ref,
+                "manifest_ref": listing.manifest_ref,
                 "version": manifest.version,
                 "hold": hold.model_dump(mode="json") if hold else None,
                 "items": [i.model_dump(mode="json") for i in manifest.items],
@@ -126,7 +103,7 @@ def list_items(postmortem_id: str, as_json: bool) -> None:
         return
     console = Console()
     console.print(
-        f"[bold]{escape(postmortem_id)}[/] manifest v{manifest.version} {ref}\nwindow "
+        f"[bold]{escape(postmortem_id)}[/] manifest v{manifest.version} {listing.manifest_ref}\nwindow "
         f"{manifest.window_start:%Y-%m-%d %H:%M:%S}Z → {manifest.window_end:%Y-%m-%d %H:%M:%S}Z"
     )
     if hold:
@@ -149,10 +126,9 @@ def list_items(postmortem_id: str, as_json: bool) -> None:
 @json_option
 def show(postmortem_id: str, item: str | None, raw: bool, custody: bool, by: str | None, as_json: bool) -> None:
     """Show the manifest, one ITEM (id or sha256 prefix), or the chain of custody."""
-    _, archive = _archive(postmortem_id)
-    who = by or default_identity()
     if custody:
-        entries = archive.custody()
+        log = run(lambda pm, s: WorkerStores(pm.client, s).read(postmortem_id, source="custody_log"))
+        entries = [CustodyEntry.model_validate_json(line) for line in log.splitlines() if line.strip()]
         if as_json:
             _echo_json([e.model_dump(mode="json") for e in entries])
             return
@@ -161,25 +137,29 @@ def show(postmortem_id: str, item: str | None, raw: bool, custody: bool, by: str
             click.echo(f"{e.seq:>4} {e.at.isoformat()}  {e.who}  {e.action}  {subject}")
             click.echo(f"     {e.detail}  ({e.where})" if e.detail else f"     ({e.where})")
         return
-    ref, manifest = _head_manifest(archive)
-    if item is None:
-        archive.record(who, "viewed", ref=ref, detail="manifest")
-        if as_json:
-            _echo_json(manifest.model_dump(mode="json"))
-        else:
-            click.echo(json.dumps(manifest.model_dump(mode="json"), indent=2))
+    request = ShowEvidence(postmortem_id=postmortem_id, item=item, raw=raw, by=by or default_identity())
+
+    async def go(pm: Postmortems, s: Settings) -> EvidenceShown:
+        stores = WorkerStores(pm.client, s)
+        shown = await stores.call(request, EvidenceShown)
+        if raw and shown.item is not None:
+            await stores.copy_to(postmortem_id, sys.stdout.buffer, ref=shown.item.sha256)
+            sys.stdout.buffer.flush()
+        return shown
+
+    shown = run(go)
+    if shown.item is None:
+        assert shown.manifest is not None
+        click.echo(json.dumps(shown.manifest.model_dump(mode="json"), indent=2))
         return
-    record = _find_item(manifest, item)
-    archive.record(who, "viewed", ref=record.sha256, item=record.id, detail="raw" if raw else "metadata")
     if raw:
-        sys.stdout.buffer.write(archive.store.get(record.sha256))
         return
     if as_json:
-        _echo_json(record.model_dump(mode="json"))
+        _echo_json(shown.item.model_dump(mode="json"))
         return
-    for key, value in record.model_dump(mode="json").items():
+    for key, value in shown.item.model_dump(mode="json").items():
         click.echo(f"{key:>13}: {value}")
-    click.echo(f"{'stored at':>13}: {archive.store.path(record.sha256)}")
+    click.echo(f"{'stored at':>13}: {shown.where} (on the worker)")
 
 
 @evidence.command()
@@ -187,10 +167,9 @@ def show(postmortem_id: str, item: str | None, raw: bool, custody: bool, by: str
 @by_option
 @json_option
 def verify(postmortem_id: str, by: str | None, as_json: bool) -> None:
-    """Recompute every hash; exit 1 naming each changed or missing item."""
-    _, archive = _archive(postmortem_id)
-    _refuse_purged(archive)
-    report = archive.verify(by or default_identity())
+    """Recompute every hash on the worker; exit 1 naming each changed or missing item."""
+    request = VerifyEvidence(postmortem_id=postmortem_id, by=by or default_identity())
+    report = run(lambda pm, s: WorkerStores(pm.client, s).call(request, Verified)).report
     if as_json:
         _echo_json({"ok": report.ok, **report.model_dump(mode="json")})
     elif report.ok:
@@ -210,47 +189,70 @@ def verify(postmortem_id: str, by: str | None, as_json: bool) -> None:
 @click.argument("destination", type=click.Path(path_type=Path))
 @by_option
 def export(postmortem_id: str, destination: Path, by: str | None) -> None:
-    """Copy all evidence, manifests and custody log to DESTINATION (a directory, or *.tar.gz).
+    """Copy all evidence, manifests and custody log to DESTINATION on this machine (a directory, or *.tar.gz).
 
     The copy carries SHA256SUMS, so the receiver can check it with `sha256sum -c SHA256SUMS`.
     """
-    _, archive = _archive(postmortem_id)
-    report = archive.verify(by or default_identity(), record=False)
-    if not report.ok:
-        names = ", ".join(p.subject for p in report.problems)
-        raise click.ClickException(f"refusing to export evidence that does not verify ({names}); run `verify`")
+    who = by or default_identity()
     as_tar = destination.name.endswith((".tar.gz", ".tgz"))
     folder = destination.with_name(destination.name.split(".")[0] + ".staging") if as_tar else destination
     if folder.exists() and any(folder.iterdir()):
         raise click.ClickException(f"{folder} exists and is not empty; choose a new destination")
-    (folder / "items").mkdir(parents=True, exist_ok=True)
-    (folder / "manifests").mkdir(exist_ok=True)
-    sums: list[str] = []
-    refs: set[str] = set()
-    for entry in archive.manifest_entries():
-        shutil.copyfile(archive.store.path(entry.ref), folder / "manifests" / f"{entry.ref}.json")
-        sums.append(f"{entry.ref}  manifests/{entry.ref}.json")
-        refs.update(i.sha256 for i in archive.load_manifest(entry.ref).items)
-    for ref in sorted(refs):
-        shutil.copyfile(archive.store.path(ref), folder / "items" / ref)
-        sums.append(f"{ref}  items/{ref}")
-    shutil.copyfile(archive.manifests_path, folder / "manifests.jsonl")
-    (folder / "SHA256SUMS").write_text("\n".join(sums) + "\n")
-    # record the transfer first, so the copy's own custody log ends with the line that made it
-    custody_line = archive.record(
-        by or default_identity(),
-        "exported",
-        ref=report.manifest_ref,
-        where=f"file://{destination.resolve()}",
-        detail=f"{len(refs)} items, {len(archive.manifest_entries())} manifests",
-    )
-    shutil.copyfile(archive.custody_path, folder / "custody.jsonl")
-    final = destination
+    if as_tar and destination.exists():
+        raise click.ClickException(f"{destination} exists; choose a new destination")
+    where = f"file://{socket.gethostname()}{destination.resolve()}"  # this machine's, not the worker's
+
+    async def copy(pm: Postmortems, s: Settings) -> tuple[ExportPlan, ExportRecorded]:
+        stores = WorkerStores(pm.client, s)
+        plan = await stores.call(PlanExport(postmortem_id=postmortem_id, by=who), ExportPlan)
+        (folder / "items").mkdir(parents=True, exist_ok=True)
+        (folder / "manifests").mkdir(exist_ok=True)
+        sums: list[str] = []
+        for ref, target in [*((r, f"manifests/{r}.json") for r in plan.manifest_refs),
+                            *((r, f"items/{r}") for r in plan.item_refs)]:
+            await _fetch(stores, postmortem_id, ref, folder / target)
+            sums.append(f"{ref}  {target}")
+        (folder / "manifests.jsonl").write_bytes(await stores.read(postmortem_id, source="manifest_log"))
+        (folder / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+        # record the transfer before copying the custody log, so the copy's log ends with the line that made it
+        recorded = await stores.call(
+            RecordExport(postmortem_id=postmortem_id, by=who, manifest_ref=plan.manifest_ref,
+                         where=where,
+                         detail=f"{len(plan.item_refs)} items, {len(plan.manifest_refs)} manifests"),
+            ExportRecorded,
+        )
+        (folder / "custody.jsonl").write_bytes(await stores.read(postmortem_id, source="custody_log"))
+        return plan, recorded
+
+    plan, recorded = run(copy)
     if as_tar:
         with tarfile.open(destination, "w:gz") as tar:
             tar.add(folder, arcname=destination.name.split(".")[0])
         shutil.rmtree(folder)
-    click.echo(f"exported {len(refs)} items to {final} (custody line {custody_line.seq})")
+    click.echo(f"exported {len(plan.item_refs)} items to {destination} (custody line {recorded.entry.seq})")
+
+
+class _Checked:
+    """A file being written and hashed as it is written."""
+
+    def __init__(self, target: Path) -> None:
+        self.file = target.open("wb")
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.file.write(data)
+
+
+async def _fetch(stores: WorkerStores, postmortem_id: str, ref: str, target: Path) -> None:
+    """One blob, written to `target` and checked against its name as it arrives."""
+    copy = await asyncio.to_thread(_Checked, target)
+    try:
+        await stores.copy_to(postmortem_id, copy, ref=ref)
+    finally:
+        copy.file.close()
+    if copy.digest.hexdigest() != ref:
+        raise click.ClickException(f"the copy of {ref} does not hash to its name; nothing was recorded, try again")
 
 
 @evidence.command()
@@ -261,20 +263,25 @@ def export(postmortem_id: str, destination: Path, by: str | None) -> None:
 @by_option
 @json_option
 def add(postmortem_id: str, file: Path, note: str, at_text: str | None, by: str | None, as_json: bool) -> None:
-    """Attach FILE to the evidence (a new manifest version; recorded in the chain of custody)."""
-    settings, _ = _archive(postmortem_id)
+    """Attach FILE (at most 1 MiB; it travels to the worker) to the evidence: a new manifest version, recorded
+    in the chain of custody and in the postmortem's own evidence summary."""
     at: datetime | None = None
     if at_text:
         at = parse_time(at_text)
         if at is None:
             raise click.UsageError(f"--at {at_text!r} is not a time; use ISO 8601, e.g. 2026-03-01T12:30:00Z")
-    try:
-        summary = attach_file(
-            settings,
-            AttachRequest(postmortem_id=postmortem_id, path=str(file), note=note, by=by or default_identity(), at=at),
+    if not note.strip():
+        raise click.UsageError("say what the attachment shows (--note)")
+    size = file.stat().st_size
+    if size > MAX_ATTACHMENT_BYTES:
+        raise click.ClickException(
+            f"{file} is {size_text(size)}; an attachment may be at most {size_text(MAX_ATTACHMENT_BYTES)}, since it "
+            "travels through Temporal. Keep a larger file in your document store and attach a note that links it "
+            "with its sha256"
         )
-    except EvidenceError as exc:
-        raise click.ClickException(str(exc)) from None
+    attachment = EvidenceAttachment(by=by or default_identity(), name=file.name, data=file.read_bytes(), note=note,
+                                    at=at)
+    summary = run(lambda pm, s: pm.add_evidence(postmortem_id, attachment))
     if as_json:
         _echo_json(summary.model_dump(mode="json"))
     else:
@@ -288,17 +295,11 @@ def add(postmortem_id: str, file: Path, note: str, at_text: str | None, by: str 
 @by_option
 def hold(postmortem_id: str, reason: str, release: bool, by: str | None) -> None:
     """Place (or --release) a legal hold: held evidence is never purged."""
-    _, archive = _archive(postmortem_id)
-    who = by or default_identity()
-    try:
-        if release:
-            archive.release_hold(who, reason)
-            click.echo(f"legal hold on {postmortem_id} released")
-        else:
-            archive.set_hold(who, reason)
-            click.echo(f"legal hold placed on {postmortem_id}")
-    except EvidenceError as exc:
-        raise click.ClickException(str(exc)) from None
+    if not reason.strip():
+        raise click.UsageError("a legal hold needs a reason (e.g. the matter or ticket it is for)")
+    request = HoldEvidence(postmortem_id=postmortem_id, by=by or default_identity(), reason=reason, release=release)
+    run(lambda pm, s: WorkerStores(pm.client, s).call(request, HoldChanged))
+    click.echo(f"legal hold on {postmortem_id} released" if release else f"legal hold placed on {postmortem_id}")
 
 
 @evidence.command("purge")
@@ -307,14 +308,12 @@ def hold(postmortem_id: str, reason: str, release: bool, by: str | None) -> None
 @by_option
 @json_option
 def purge_command(older_than: str, dry_run: bool, by: str | None, as_json: bool) -> None:
-    """Delete evidence older than the given age, except under legal hold or inside retention."""
+    """Delete evidence older than the given age on the worker, except under legal hold or inside retention."""
     age = parse_duration(older_than)
-    if not hasattr(age, "total_seconds"):
+    if not isinstance(age, timedelta):
         raise click.UsageError(f"--older-than {older_than!r}: use a number with a unit, e.g. 400d or 52w")
-    settings = Settings.from_env()
-    outcomes = purge(
-        settings.evidence_dir, ContentStore(settings.store_dir), age, by or default_identity(), dry_run=dry_run
-    )
+    request = PurgeEvidence(older_than=age, by=by or default_identity(), dry_run=dry_run)
+    outcomes = run(lambda pm, s: WorkerStores(pm.client, s).call(request, PurgeReport)).outcomes
     if as_json:
         _echo_json([o.model_dump(mode="json") for o in outcomes])
         return
@@ -333,43 +332,20 @@ def purge_command(older_than: str, dry_run: bool, by: str | None, as_json: bool)
 @json_option
 def timeline(postmortem_id: str, skew_tolerance: float | None, as_json: bool) -> None:
     """The timeline reconstructed from the current manifest, with people's edits (`afterword timeline add|
-    correct|remove`) applied; those live in the postmortem workflow, so they need Temporal to be reachable."""
-    from datetime import timedelta
+    correct|remove`) applied."""
 
-    _, archive = _archive(postmortem_id)
-    ref, _ = _head_manifest(archive)
-    edits = _timeline_edits(postmortem_id)
-    try:
-        tolerance = None if skew_tolerance is None else timedelta(seconds=skew_tolerance)
-        rows = reconstruct_timeline(archive.store, ref, edits, skew_tolerance=tolerance)
-    except EvidenceError as exc:
-        raise click.ClickException(str(exc)) from None
+    async def build(pm: Postmortems, s: Settings) -> Timeline:
+        edits: list[TimelineEdit] = []
+        try:
+            edits = (await pm.status(postmortem_id)).timeline_edits
+        except NotFound as exc:  # evidence without its workflow (the namespace no longer retains it)
+            click.echo(f"note: people's timeline edits not applied ({exc})", err=True)
+        request = BuildTimeline(postmortem_id=postmortem_id, edits=edits, skew_tolerance_seconds=skew_tolerance)
+        return await WorkerStores(pm.client, s).call(request, Timeline)
+
+    built = run(build)
     if as_json:
-        _echo_json([r.model_dump(mode="json") for r in rows])
+        _echo_json([r.model_dump(mode="json") for r in built.rows])
     else:
-        click.echo(render_markdown(rows), nl=False)
+        click.echo(built.markdown, nl=False)
 
-
-def _timeline_edits(postmortem_id: str) -> list[TimelineEdit]:
-    """People's corrections, from the workflow; without Temporal, the evidence alone (and a note saying so)."""
-    from afterword.client import NotFound, Postmortems, Unavailable
-    from afterword.runtime.connection import TemporalConnectionError, connect
-
-    settings = Settings.from_env()
-
-    async def fetch() -> list[TimelineEdit]:
-        client = await connect(settings)
-        return (await Postmortems(client, settings).status(postmortem_id)).timeline_edits
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # the usual case: a command line, no loop yet
-        pass
-    else:  # called from inside an event loop (an embedding program): it cannot block on Temporal here
-        click.echo("note: people's timeline edits not applied (called inside a running event loop)", err=True)
-        return []
-    try:
-        return asyncio.run(fetch())
-    except (TemporalConnectionError, Unavailable, NotFound) as exc:
-        click.echo(f"note: people's timeline edits not applied ({exc})", err=True)
-        return []

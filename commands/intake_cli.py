@@ -42,7 +42,10 @@ def _settings(host: str | None, port: int | None) -> Settings:
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
 )
 def intake_cmd(host: str | None, port: int | None, config_file: Path | None, log_level: str) -> None:
-    """Run the alert intake on its own, against a Temporal that a worker already serves."""
+    """Run the alert intake on its own, against a Temporal that a worker already serves.
+
+    Runs where the intake runs: it reads the org policies (AFTERWORD_POLICY_DIR) and may keep large alert
+    payloads in the content store (AFTERWORD_DATA_DIR), which the workers must share."""
     import logging
 
     from afterword.intake.configuration import ConfigError, config_path, load_config
@@ -95,7 +98,11 @@ async def _serve(settings: Settings, config: Any) -> None:
 def replay_alert_cmd(
     file: Path, source: str | None, org: str | None, url: str | None, headers: tuple[str, ...], as_json: bool
 ) -> None:
-    """Replay a saved alert payload (FILE): start, match or resolve its postmortem as the intake would."""
+    """Replay a saved alert payload (FILE): start, match or resolve its postmortem as the intake would.
+
+    Without --url this does the intake's work here, so run it where the intake runs: it reads the org
+    policies (AFTERWORD_POLICY_DIR) and may keep a large payload in the content store under
+    AFTERWORD_DATA_DIR. From any other machine, give --url (a running intake)."""
     body = file.read_bytes()
     source = source or _guess(body, file)
     settings = _settings(None, None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -10,19 +9,20 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from afterword.client import NotFound, NotReady, Postmortems, Rejected, Unavailable
-from afterword.evidence.blobs import ContentStore, StoreError
+from afterword.client import Postmortems
+from afterword.commands.remote import run
 from afterword.policies import PolicyError, parse_duration
-from afterword.runtime.connection import TemporalConnectionError, connect
 from afterword.settings import Settings
+from afterword.store_client import WorkerStores
 from afterword.workflows.models import (
+    MAX_DOCUMENT_BYTES,
     ActionItemSpec,
     ActionItemState,
     ActionType,
@@ -42,9 +42,9 @@ from afterword.workflows.models import (
     UpdateResult,
     ValidateRequest,
     WaiveRequest,
+    size_text,
 )
 
-T = TypeVar("T")
 console = Console(highlight=False)
 
 
@@ -54,30 +54,6 @@ def _me() -> str:
 
 by_option = click.option("--by", default=_me, show_default="$AFTERWORD_USER or $USER", help="who takes this step")
 json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-
-
-def run(action: Callable[[Postmortems, Settings], Awaitable[T]]) -> T:
-    """Connect with the process settings, run one action, and turn failures into messages that say what to do."""
-    settings = Settings.from_env()
-
-    async def go() -> T:
-        client = await connect(settings)
-        return await action(Postmortems(client, settings), settings)
-
-    try:
-        return asyncio.run(go())
-    except Rejected as err:
-        raise click.ClickException(f"refused: {err}") from None
-    except NotFound as err:
-        raise click.ClickException(f"{err}; `afterword list` shows the postmortems there are") from None
-    except NotReady as err:  # before Unavailable: Temporal answered, the postmortem is merely paced
-        raise click.ClickException(str(err)) from None
-    except (Unavailable, TemporalConnectionError) as err:
-        raise click.ClickException(
-            f"{err}\nIs the worker running (`python worker.py`), or TEMPORAL_ADDRESS set to your cluster?"
-        ) from None
-    except PolicyError as err:
-        raise click.ClickException(str(err)) from None
 
 
 def emit(result: BaseModel | list[Any] | dict[str, Any], as_json: bool, human: Callable[[], None]) -> None:
@@ -125,7 +101,8 @@ def parse_when(value: str, *, future: bool = False) -> datetime:
 @click.command("start")
 @click.option("--title", help="what happened, in a line (required unless --from-alert)")
 @click.option("--from-alert", "from_alert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="start from a saved alert payload, as the intake would (same as `afterword replay-alert`)")
+              help="start from a saved alert payload, as the intake would (same as `afterword replay-alert`, "
+              "and like it, run where the intake runs)")
 @click.option("--severity", default="", help="e.g. SEV2; omitted: the policy maps it from --label severity=...")
 @click.option("--service", default="unknown", show_default=True)
 @click.option("--key", help="the incident's key (default: a new one); the same key reaches the same postmortem")
@@ -144,7 +121,9 @@ def start_cmd(ctx: click.Context, title: str | None, from_alert: Path | None, se
               key: str | None, org: str | None, team: str | None, description: str, started: str | None,
               resolved: str | None, security: bool, labels: tuple[str, ...], force: bool, by: str,
               as_json: bool) -> None:
-    """Open a postmortem by hand (idempotent per --key), or from a saved alert payload."""
+    """Open a postmortem by hand (idempotent per --key), or from a saved alert payload.
+
+    The org's policy is resolved here, from AFTERWORD_POLICY_DIR: point it at the policies the workers use."""
     from afterword.commands.intake_cli import replay_alert_cmd
     from afterword.intake.api import open_postmortem
 
@@ -322,16 +301,20 @@ def draft_group() -> None:
 @click.argument("postmortem_id")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write it to a file to edit")
 def draft_show(postmortem_id: str, out: Path | None) -> None:
-    """Print the current draft (the rendered first draft, or the last one submitted)."""
-    status = run(lambda pm, s: pm.status(postmortem_id))
-    if status.draft_ref is None:
+    """Print the current draft (the rendered first draft, or the last one submitted), as the worker holds it."""
+
+    async def fetch(pm: Postmortems, s: Settings) -> tuple[PostmortemStatus, str | None]:
+        status = await pm.status(postmortem_id)
+        if status.draft_ref is None:
+            return status, None
+        text = await WorkerStores(pm.client, s).read(postmortem_id, ref=status.draft_ref)
+        return status, text.decode("utf-8", errors="replace")
+
+    status, text = run(fetch)
+    if text is None:
         due = status.resolution_steps_at
         paced = f"; storm pacing renders it at {_fmt(due, seconds=True)}" if due else ""
         raise click.ClickException(f"{postmortem_id} has no draft yet (it is {status.state}{paced})")
-    try:
-        text = ContentStore(Settings.from_env().store_dir).get_text(status.draft_ref)
-    except StoreError as err:
-        raise click.ClickException(f"{err}: set AFTERWORD_DATA_DIR to the worker's data directory") from None
     if out:
         out.write_text(text, encoding="utf-8")
         console.print(f"written to {out}; edit it, then `afterword draft submit {postmortem_id} {out}`")
@@ -345,12 +328,28 @@ def draft_show(postmortem_id: str, out: Path | None) -> None:
 @by_option
 @json_option
 def draft_submit(postmortem_id: str, file: Path, by: str, as_json: bool) -> None:
-    """Submit FILE as the draft: it is checked, and goes to review only when it passes."""
-    ref = ContentStore(Settings.from_env().store_dir).put_file(file)
-    result = run(lambda pm, s: pm.submit_draft(postmortem_id, DraftSubmission(by=by, document_ref=ref)))
+    """Submit FILE (Markdown, UTF-8) as the draft: it travels to the worker, is checked, and goes to review
+    only when it passes."""
+    size = file.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        raise click.ClickException(
+            f"{file} is {size_text(size)}; a draft may be at most {size_text(MAX_DOCUMENT_BYTES)}. "
+            "Move long material (logs, dumps) into evidence (`afterword evidence add`) and link it"
+        )
+    try:
+        submission = DraftSubmission(by=by, text=file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text; save the draft as UTF-8 Markdown") from None
+    except ValidationError as err:
+        raise click.ClickException(f"the draft cannot be submitted: {_reasons(err)}") from None
+    result = run(lambda pm, s: pm.submit_draft(postmortem_id, submission))
     show_update(result, as_json)
     if result.state == "drafting":
         raise SystemExit(1)
+
+
+def _reasons(err: ValidationError) -> str:
+    return "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
 
 
 @click.command("approve")

@@ -14,6 +14,9 @@ What lives here, under `<evidence_dir>/<safe postmortem id>/`:
 
 NIST SP 800-61 r2 §3.3.2 asks for each handler, date and time with time zone and storage location;
 ISO/IEC 27001 A.5.28 for collection and preservation of evidence: the custody lines carry exactly that.
+
+The records themselves (manifest, item, custody line...) are pure models in records.py; the ones other
+modules import from here are re-exported.
 """
 
 from __future__ import annotations
@@ -21,25 +24,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import getpass
 import hashlib
 import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from afterword.evidence.blobs import ContentStore, StoreError
+from afterword.evidence.records import MANIFEST_FORMAT as MANIFEST_FORMAT
+from afterword.evidence.records import (
+    CustodyEntry,
+    Hold,
+    ManifestEntry,
+    Problem,
+    Purged,
+    PurgeOutcome,
+    VerifyReport,
+)
+from afterword.evidence.records import Gap as Gap
+from afterword.evidence.records import ItemRecord as ItemRecord
+from afterword.evidence.records import Manifest as Manifest
+from afterword.evidence.records import default_identity as default_identity
 
-MANIFEST_FORMAT = "afterword-evidence-manifest/1"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 HASH_CHUNK = 4 << 20
 
@@ -48,119 +62,9 @@ class EvidenceError(Exception):
     """Something a person has to fix (unknown postmortem, hold in force, bad file)."""
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ItemRecord(_Record):
-    """One evidence item as the manifest lists it."""
-
-    id: str = Field(description="stable key: <phase>/<source>/<name>; a retry reuses it")
-    source: str
-    kind: str
-    target: str = Field(description="query, path, glob, URL or repository that was collected")
-    start: datetime | None = None
-    end: datetime | None = None
-    collected_at: datetime
-    collector: str
-    size: int
-    sha256: str
-    media_type: str = "application/octet-stream"
-    note: str = ""
-    phase: str
-    meta: dict[str, str] = Field(default_factory=dict, description="hints for reading events back")
-
-
-class Gap(_Record):
-    """A source that could not be captured: recorded, never a failure."""
-
-    source: str
-    target: str
-    reason: str
-    attempts: int
-    suggested_action: str
-
-    def describe(self) -> str:
-        return f"{self.source} ({self.target}): {self.reason} — suggested action: {self.suggested_action}"
-
-
-class Manifest(_Record):
-    format: str = MANIFEST_FORMAT
-    postmortem_id: str
-    org: str
-    incident_key: str
-    service: str
-    version: int
-    phase: str
-    supersedes: str | None = None
-    window_start: datetime
-    window_end: datetime
-    created_at: datetime
-    collector: str
-    retention_until: datetime
-    items: list[ItemRecord]
-    gaps: list[Gap] = Field(default_factory=list)
-    items_digest: str = Field(description="sha256 over the sorted (id, sha256) pairs and `supersedes`")
-    skew_tolerance_seconds: float = Field(default=5.0, description="the policy's skew_tolerance, for the timeline")
-
-
-class ManifestEntry(_Record):
-    ref: str
-    version: int
-    phase: str
-    supersedes: str | None
-    sealed_at: datetime
-
-
-class CustodyEntry(_Record):
-    seq: int
-    at: datetime
-    who: str
-    action: str
-    ref: str | None = None
-    item: str | None = None
-    where: str
-    detail: str = ""
-    prev: str | None = Field(description="sha256 of the previous line, None for the first")
-
-
-class Hold(_Record):
-    by: str
-    at: datetime
-    reason: str
-
-
-class Problem(_Record):
-    """One finding of `verify`: what is wrong and with which item."""
-
-    kind: Literal["item-missing", "item-changed", "manifest-changed", "manifest-missing", "custody-broken"]
-    subject: str
-    detail: str
-
-
-class VerifyReport(_Record):
-    postmortem_id: str
-    manifest_ref: str | None
-    items_checked: int
-    bytes_checked: int
-    problems: list[Problem] = Field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
 def now_local() -> datetime:
     """The current time with the machine's timezone offset attached (custody wants the zone)."""
     return datetime.now(UTC).astimezone()
-
-
-def default_identity() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
 
 
 def safe_id(postmortem_id: str) -> str:
@@ -546,6 +450,16 @@ class EvidenceArchive:
 
     # -- legal hold and retention -----------------------------------------------------------------
 
+    @property
+    def purged_path(self) -> Path:
+        return self.dir / "purged.json"
+
+    def purged(self) -> Purged | None:
+        """What a purge left behind, if this evidence was purged (its custody and manifest log remain)."""
+        if not self.purged_path.exists():
+            return None
+        return Purged.model_validate_json(self.purged_path.read_text())
+
     def hold(self) -> Hold | None:
         if not self.hold_path.exists():
             return None
@@ -571,7 +485,7 @@ class EvidenceArchive:
         refs: set[str] = set()
         for entry in self.manifest_entries():
             refs.add(entry.ref)
-            with contextlib.suppress(EvidenceError):
+            with contextlib.suppress(EvidenceError, ValueError):  # a missing or tampered manifest lists nothing
                 refs.update(item.sha256 for item in self.load_manifest(entry.ref).items)
         return refs
 
@@ -599,13 +513,6 @@ def all_archives(evidence_dir: Path, store: ContentStore) -> list[EvidenceArchiv
     return archives
 
 
-class PurgeOutcome(_Record):
-    postmortem_id: str
-    action: Literal["purged", "kept"]
-    reason: str
-    bytes_freed: int = 0
-
-
 def purge(
     evidence_dir: Path,
     store: ContentStore,
@@ -629,9 +536,20 @@ def purge(
         head = archive.head()
         if head is None:
             continue
-        if (archive.dir / "purged.json").exists():
+        if archive.purged_path.exists():
             continue  # already purged: only its custody and manifest log remain
-        manifest = archive.load_manifest(head.ref)
+        try:
+            manifest = archive.load_manifest(head.ref)
+        except (EvidenceError, ValueError):  # tampered or missing: never delete what cannot be read, say so
+            outcomes.append(
+                PurgeOutcome(
+                    postmortem_id=archive.postmortem_id,
+                    action="kept",
+                    reason="its current manifest does not load; run "
+                    f"`afterword evidence verify {archive.postmortem_id}`",
+                )
+            )
+            continue
         hold = archive.hold()
         if hold is not None:
             outcomes.append(
@@ -667,8 +585,7 @@ def purge(
         if not dry_run:
             with archive.locked():
                 write_atomic(
-                    archive.dir / "purged.json",
-                    json.dumps({"by": who, "at": now_local().isoformat(), "blobs": len(removable)}).encode(),
+                    archive.purged_path, Purged(by=who, at=now_local(), blobs=len(removable)).model_dump_json().encode()
                 )
                 archive.append_custody_locked(
                     who,

@@ -1,6 +1,7 @@
 """A whole postmortem, start to close, on a running worker: what `python worker.py --demo` and
 `afterword demo` show a new user. Each step is what a person or an alert system would do, through the
-same client API the CLI uses; the script prints each transition and where to look.
+same client API the CLI uses (so it needs only Temporal, never the worker's disk); the script prints each
+transition and where to look.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client
 
 from afterword.client import Postmortems, Rejected
-from afterword.evidence.blobs import ContentStore
 from afterword.intake.api import open_postmortem
 from afterword.settings import Settings
+from afterword.store_client import WorkerStores
 from afterword.workflows.models import (
     ActionItemSpec,
     ActionType,
@@ -81,7 +82,7 @@ def written_draft(rendered: str, root_cause: str) -> str:
 
 async def run_demo(client: Client, settings: Settings, org: str = "demo") -> PostmortemStatus:
     pm = Postmortems(client, settings)
-    store = ContentStore(settings.store_dir)
+    stores = WorkerStores(client, settings)
     now = datetime.now(UTC)
     incident = Incident(
         org=org, key=f"demo-{uuid.uuid4().hex[:8]}", source="manual", title="Checkout returns HTTP 500",
@@ -119,18 +120,18 @@ async def run_demo(client: Client, settings: Settings, org: str = "demo") -> Pos
     await pm.wait_until(wid, lambda s: len(s.action_items) == 2, "two action items")
     _say("two action items added, each tracked by its own workflow with reminders and escalation")
 
-    # a person edits the rendered working copy (`afterword draft show ID --out f.md`); the demo writes it
-    rendered = store.get_text(status.draft_ref or "")
+    # a person edits the rendered draft (`afterword draft show ID --out f.md`); the demo writes it
+    rendered = (await stores.read(wid, ref=status.draft_ref)).decode("utf-8")
     status = await pm.status(wid)
     rendered_with_items = rendered.replace(_section(rendered, "Action items"), _items_table(status))
     first = written_draft(rendered_with_items, BLAMEFUL_ROOT_CAUSE)
-    result = await pm.submit_draft(wid, DraftSubmission(by=OWNER, document_ref=store.put_bytes(first.encode())))
+    result = await pm.submit_draft(wid, DraftSubmission(by=OWNER, text=first))
     blame = [f for f in result.findings if f.gate == "language" and f.severity == "error"]
     _say(f"first draft refused by the blameless-language gate: {len(blame)} finding(s), e.g. "
          f"{blame[0].message if blame else '-'}")
 
     final = written_draft(rendered_with_items, ROOT_CAUSE)
-    result = await pm.submit_draft(wid, DraftSubmission(by=OWNER, document_ref=store.put_bytes(final.encode())))
+    result = await pm.submit_draft(wid, DraftSubmission(by=OWNER, text=final))
     if result.state != "in_review":
         raise RuntimeError(f"the demo draft was refused: {[f.message for f in result.findings]}")
     _say("rewritten toward the system -> in_review")

@@ -4,7 +4,9 @@ Everything here is a pydantic model (the pydantic data converter carries them). 
 update, signal, query and activity takes exactly one model, because the converter only uses type
 hints when the argument count matches (see the project's Temporal notes).
 
-Bodies (evidence, documents) never appear here: only their sha256 references into the content store.
+Bodies (evidence, documents) live in the worker's content store and travel here as sha256 references,
+except where a person hands one in from a machine that cannot reach that store (a draft, an attachment):
+those travel once, capped to what one Temporal payload may carry, and an activity stores them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Model(BaseModel):
@@ -178,8 +180,54 @@ class AssignRequest(Actor):
     owner: str = Field(min_length=1)
 
 
+# What a person's file may weigh when it travels in an update: Temporal refuses a payload over 2 MB unless the
+# cluster raises its limit, and bytes cross as base64 (a third more); the history keeps each one twice (the
+# update and the activity that stores it), so a draft's cap stays well below an attachment's.
+MAX_DOCUMENT_BYTES = 512 * 1024
+MAX_ATTACHMENT_BYTES = 1024 * 1024
+
+
+def size_text(n: int) -> str:
+    """A byte count as people read it (the caps' messages)."""
+    return f"{n} bytes" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 1024 * 1024 else f"{n / (1024 * 1024):.1f} MiB"
+
+
 class DraftSubmission(Actor):
-    document_ref: str = Field(description="sha256 of the draft in the document store")
+    """The draft as Markdown `text` (from anywhere: the worker stores it), or the `document_ref` of one the
+    worker's document store already holds."""
+
+    document_ref: str | None = Field(default=None, description="sha256 of the draft in the document store")
+    text: str | None = Field(default=None, description="the draft itself, at most MAX_DOCUMENT_BYTES as UTF-8")
+
+    @model_validator(mode="after")
+    def _one_document(self) -> DraftSubmission:
+        if (self.text is None) == (self.document_ref is None):
+            raise ValueError("give the draft's text or its document_ref, not both and not neither")
+        if self.text is not None and (size := len(self.text.encode("utf-8"))) > MAX_DOCUMENT_BYTES:
+            raise ValueError(
+                f"the draft is {size_text(size)}; a draft may be at most {size_text(MAX_DOCUMENT_BYTES)}. "
+                "Move long material (logs, dumps) into evidence and link it"
+            )
+        return self
+
+
+class EvidenceAttachment(Actor):
+    """A person adds a file to the postmortem's evidence: a new manifest version supersedes the current one."""
+
+    model_config = BYTES_AS_BASE64
+
+    name: str = Field(min_length=1, max_length=200, description="the file's name (no directories)")
+    data: bytes = Field(max_length=MAX_ATTACHMENT_BYTES)
+    note: str = Field(description="what the file shows and where it came from")
+    at: datetime | None = Field(default=None, description="the moment it documents, if it documents one")
+
+    @model_validator(mode="after")
+    def _named_and_described(self) -> EvidenceAttachment:
+        if "/" in self.name or "\\" in self.name or self.name in (".", ".."):
+            raise ValueError(f"{self.name!r}: give the file's name without directories")
+        if not self.note.strip():
+            raise ValueError("say what the attachment shows (--note)")
+        return self
 
 
 class ApproveRequest(Actor):
@@ -325,6 +373,7 @@ class EvidenceSummary(Model):
     items: int
     gaps: list[str] = Field(default_factory=list)
     sealed: bool = True
+    version: int = Field(default=0, description="the manifest's version; 0 where it was not recorded")
 
 
 class RenderRequest(Model):

@@ -21,6 +21,8 @@ from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttri
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from afterword.activities.capture import AttachRequest
+    from afterword.activities.store_activities import StoreActivities
     from afterword.workflows import search_attributes as sa
     from afterword.workflows.action_item import ActionItemWorkflow
     from afterword.workflows.deadlines import as_timedelta, run_clock
@@ -50,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         DocumentRef,
         DraftSubmission,
         DueRequest,
+        EvidenceAttachment,
         EvidenceRequest,
         EvidenceSummary,
         Finding,
@@ -71,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         UpdateResult,
         WaiveRequest,
     )
+    from afterword.workflows.store_requests import REFUSED, StoreDocument
 
 SHORT = timedelta(minutes=2)
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -308,7 +312,7 @@ class PostmortemWorkflow:
         self._reach(Milestone.TRIGGERED)
         self._fire("preserve", inp.opened_by)
         if not self.facts.incident_resolved:
-            self.evidence = await self._preserve("trigger")
+            self._take_evidence(await self._preserve("trigger"))
             self._fire("seal", "afterword", "evidence manifest sealed")
         else:  # an incident opened after it ended is captured once, over its whole window, when drafting starts
             self._fire("seal", "afterword", "already resolved: evidence is captured over the whole window")
@@ -385,11 +389,19 @@ class PostmortemWorkflow:
             self._log("afterword", "evidence capture failed", str(err.cause or err))
             return self.evidence
 
+    def _take_evidence(self, summary: EvidenceSummary | None) -> None:
+        """Keep the newest manifest: a capture and a person's attachment may finish in either order, and
+        the later-sealed version (which includes the other's items) must win."""
+        if summary is None:
+            return
+        if self.evidence is None or summary.version >= self.evidence.version:
+            self.evidence = summary
+
     async def _prepare_draft(self) -> None:
         if not self.captured_at_resolution:  # first resolution, or again after a reopened incident
             if not await self._resolution_steps_due():
                 return  # reopened (they run at the next resolution) or waived while they waited
-            self.evidence = await self._preserve("resolution")
+            self._take_evidence(await self._preserve("resolution"))
             self.captured_at_resolution = True
             margin = self._margin_after()
             if margin > timedelta(0):
@@ -432,7 +444,7 @@ class PostmortemWorkflow:
         """Telemetry keeps arriving after resolution: capture once more when the window's margin has passed."""
         await workflow.sleep(margin)
         if self.facts.incident_resolved and self.state not in TERMINAL:
-            self.evidence = await self._preserve("resolution") or self.evidence
+            self._take_evidence(await self._preserve("resolution"))
 
     async def _redact_and_publish(self) -> None:
         if not self.facts.redaction_done:
@@ -549,16 +561,24 @@ class PostmortemWorkflow:
     async def submit_draft(self, req: DraftSubmission) -> UpdateResult:
         self.checking = True
         try:
+            document_ref = req.document_ref
+            if req.text is not None:  # handed in from a machine without the worker's store: store it first
+                stored = await workflow.execute_activity_method(
+                    StoreActivities.store_document, StoreDocument(postmortem_id=self.id, text=req.text),
+                    start_to_close_timeout=SHORT, retry_policy=QUICK_RETRY,
+                )
+                document_ref = stored.ref
+            assert document_ref is not None  # DraftSubmission holds one or the other
             result = await workflow.execute_activity(
                 "check_draft",
-                CheckRequest(postmortem_id=self.id, document_ref=req.document_ref, rules=self.rules),
+                CheckRequest(postmortem_id=self.id, document_ref=document_ref, rules=self.rules),
                 result_type=CheckResult,
                 start_to_close_timeout=SHORT,
                 retry_policy=QUICK_RETRY,
             )
         finally:
             self.checking = False
-        self.draft_ref = req.document_ref
+        self.draft_ref = document_ref
         self.findings = result.findings
         self.completeness = result.completeness
         self.facts.draft_ok = result.ok
@@ -683,6 +703,33 @@ class PostmortemWorkflow:
         self._known_person(req.item.owner)
         if req.item.due <= workflow.now():
             raise _rejected(f"the due date {req.item.due.isoformat()} is in the past; give a future date")
+
+    @workflow.update
+    async def add_evidence(self, req: EvidenceAttachment) -> EvidenceSummary:
+        try:
+            summary = await workflow.execute_activity_method(
+                StoreActivities.attach_evidence,
+                AttachRequest(postmortem_id=self.id, name=req.name, data=req.data, note=req.note.strip(), by=req.by,
+                              at=req.at),
+                start_to_close_timeout=SHORT, retry_policy=QUICK_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == REFUSED:
+                raise _rejected(cause.message) from None
+            raise _rejected(f"the attachment was not stored: {cause or err}; try again") from None
+        self._take_evidence(summary)
+        self._log(req.by, "evidence attached", f"{req.name}: {req.note.strip()} (manifest v{summary.version})")
+        return summary
+
+    @add_evidence.validator
+    def _validate_add_evidence(self, req: EvidenceAttachment) -> None:
+        self._open()
+        if self.evidence is None:
+            raise _rejected(
+                "this postmortem has no sealed evidence manifest yet (its first capture has not finished); "
+                "attach the file once `afterword evidence list` shows one"
+            )
 
     @workflow.signal
     def item_changed(self, item: ActionItemState) -> None:

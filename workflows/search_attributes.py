@@ -10,6 +10,6 @@ SERVICE = SearchAttributeKey.for_keyword("AfterwordService")
 ORG = SearchAttributeKey.for_keyword("AfterwordOrg")
 OWNER = SearchAttributeKey.for_keyword("AfterwordOwner")
 OVERDUE = SearchAttributeKey.for_bool("AfterwordOverdue")
-KIND = SearchAttributeKey.for_keyword("AfterwordKind")  # "postmortem" | "action_item"
+KIND = SearchAttributeKey.for_keyword("AfterwordKind")  # "postmortem" | "action_item" | "store_access"
 
 ALL = (STATE, SEVERITY, SERVICE, ORG, OWNER, OVERDUE, KIND)

@@ -11,13 +11,13 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from afterword.activities.capture import EvidenceActivities, TimelineRequest
-from afterword.cli import main
+from afterword.activities.store_activities import StoreActivities
 from afterword.evidence.blobs import ContentStore
 from afterword.evidence.custody import Manifest, hash_file
 from afterword.settings import Settings
+from afterword.workflows.store_requests import VerifyEvidence
 
 from .conftest import MetricEndpoint, PrometheusServer
 from .helpers import alertmanager_payload, make_request
@@ -91,17 +91,16 @@ async def test_capture_range_values_hashes_timeline_and_tamper(
     assert len(alert_rows) == 1
     assert abs((alert_rows[0].at - rose[0].at).total_seconds()) < 1.5
 
-    runner = CliRunner()
-    env = {"AFTERWORD_DATA_DIR": str(tmp_path)}
-    ok = runner.invoke(main, ["evidence", "verify", "pm-acme-prom"], env=env)
-    assert ok.exit_code == 0, ok.output
+    # what `afterword evidence verify` has the worker run
+    stores = StoreActivities(settings)
+    ok = (await stores.verify_evidence(VerifyEvidence(postmortem_id="pm-acme-prom", by="ops"))).report
+    assert ok.ok, ok.problems
 
     blob = store.path(demo.sha256)
     os.chmod(blob, 0o644)
     blob.write_bytes(blob.read_bytes().replace(b'"10"', b'"9"', 1))
-    bad = runner.invoke(main, ["evidence", "verify", "pm-acme-prom"], env=env)
-    assert bad.exit_code == 1
-    assert demo.id in bad.output and "item-changed" in bad.output
+    bad = (await stores.verify_evidence(VerifyEvidence(postmortem_id="pm-acme-prom", by="ops"))).report
+    assert [(p.kind, p.subject) for p in bad.problems] == [("item-changed", demo.id)]
 
 
 async def test_unreachable_prometheus_becomes_a_gap_not_a_failure(tmp_path: Path) -> None:

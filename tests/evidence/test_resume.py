@@ -204,7 +204,8 @@ class AttachingSource(CountingSource):
         self.settings, self.postmortem_id, self.file = settings, postmortem_id, file
 
     async def collect(self, incident: Incident, window: Window) -> list[Collected]:
-        attach = AttachRequest(postmortem_id=self.postmortem_id, path=str(self.file), note="bridge notes", by="alice")
+        attach = AttachRequest(postmortem_id=self.postmortem_id, name=self.file.name, data=self.file.read_bytes(),
+                               note="bridge notes", by="alice")
         await asyncio.to_thread(attach_file, self.settings, attach)
         return await super().collect(incident, window)
 

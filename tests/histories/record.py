@@ -3,7 +3,8 @@
 Runs, on a throwaway embedded server with an in-process worker, the scenarios: `demo` (a postmortem
 through every stage, with two action items), `waived` (one waived before resolution) and
 `paced-resolution` (one resolved by the intake in a storm, its resolution steps given a delay, waived
-once its draft is rendered); then writes each workflow's history as JSON beside this file. VERSION
+once its draft is rendered) and `remote-client` (what a CLI far from the worker's disk does: attach
+evidence, read the draft, submit one as text, and one store request of each kind); then writes each workflow's history as JSON beside this file. VERSION
 (default v1) names the files: `record.py v2` writes `v2-*` files. Without SCENARIOs, all of them.
 
 Until the first release, nothing runs these workflows anywhere, so `v1` is re-recorded (old `v1` files
@@ -15,6 +16,7 @@ version beside the old files, and let the replay test prove that both still repl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -29,13 +31,40 @@ from temporalio.client import Client
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from afterword.client import Postmortems  # noqa: E402
-from afterword.connection import connect, prepare_namespace  # noqa: E402
+from afterword.client import Postmortems, Rejected  # noqa: E402
 from afterword.examples.demo import run_demo  # noqa: E402
-from afterword.server import EmbeddedServer  # noqa: E402
+from afterword.runtime.connection import connect, prepare_namespace  # noqa: E402
+from afterword.runtime.dev_server import EmbeddedServer  # noqa: E402
 from afterword.settings import Settings  # noqa: E402
+from afterword.store_client import WorkerStores  # noqa: E402
 from afterword.worker import run_worker  # noqa: E402
-from afterword.workflows.models import Incident, PostmortemRules, ResolveRequest, WaiveRequest  # noqa: E402
+from afterword.workflows.models import (  # noqa: E402
+    AssignRequest,
+    DraftSubmission,
+    EvidenceAttachment,
+    Incident,
+    PostmortemRules,
+    ResolveRequest,
+    WaiveRequest,
+)
+from afterword.workflows.store_requests import (  # noqa: E402
+    BuildTimeline,
+    EvidenceListing,
+    EvidenceShown,
+    ExportPlan,
+    ExportRecorded,
+    HoldChanged,
+    HoldEvidence,
+    ListEvidence,
+    PlanExport,
+    PurgeEvidence,
+    PurgeReport,
+    RecordExport,
+    ShowEvidence,
+    Timeline,
+    Verified,
+    VerifyEvidence,
+)
 
 
 def _port() -> int:
@@ -78,8 +107,46 @@ async def paced_resolution(client: Client, settings: Settings) -> list[tuple[str
     return [(wid, "paced-resolution")]
 
 
+async def remote_client(client: Client, settings: Settings) -> list[tuple[str, str]]:
+    pm, stores = Postmortems(client, settings), WorkerStores(client, settings)
+    wid = (await pm.open(*_incident("remote"))).workflow_id
+    await pm.wait_for_state(wid, {"awaiting_resolution"})
+    await pm.assign(wid, AssignRequest(by="bob", owner="alice"))
+    await pm.add_evidence(wid, EvidenceAttachment(by="alice", name="notes.txt", data=b"bridge call notes",
+                                                  note="the bridge call's notes"))
+    await pm.resolve(wid, ResolveRequest(by="alice"))
+    status = await pm.wait_until(wid, lambda s: s.draft_ref is not None, "the rendered draft")
+    draft = await stores.read(wid, ref=status.draft_ref)
+    await pm.submit_draft(wid, DraftSubmission(by="alice", text=draft.decode()))  # refused: prompts unfilled
+    listing = await stores.call(ListEvidence(postmortem_id=wid), EvidenceListing)
+    await stores.call(ShowEvidence(postmortem_id=wid, item=listing.manifest.items[0].id, by="bob"), EvidenceShown)
+    await stores.call(BuildTimeline(postmortem_id=wid), Timeline)
+    await stores.call(VerifyEvidence(postmortem_id=wid, by="bob"), Verified)
+    plan = await stores.call(PlanExport(postmortem_id=wid, by="bob"), ExportPlan)
+    await stores.call(RecordExport(postmortem_id=wid, by="bob", manifest_ref=plan.manifest_ref,
+                                   where="file://laptop/tmp/export", detail="recorded for replay"), ExportRecorded)
+    await stores.call(HoldEvidence(postmortem_id=wid, by="legal", reason="matter 1"), HoldChanged)
+    await stores.call(PurgeEvidence(older_than=timedelta(days=400), by="ops", dry_run=True), PurgeReport)
+    refused = ShowEvidence(postmortem_id=wid, item="no-such-item", by="bob")
+    with contextlib.suppress(Rejected):  # a refusal is an answer too: the run completes
+        await stores.call(refused, EvidenceShown)
+    await pm.waive(wid, WaiveRequest(by="bob", reason="recorded to replay; no user impact"))
+    await pm.wait_for_state(wid, {"waived"})
+    runs = [(wid, "remote-client")]
+    stored = []
+    for _ in range(100):  # visibility lags behind the runs a little
+        stored = [run.id async for run in client.list_workflows("WorkflowType = 'StoreAccessWorkflow'")]
+        if len(stored) >= 10:
+            break
+        await asyncio.sleep(0.2)
+    for run_id in sorted(stored):
+        op = run_id.split(".store-", 1)[1].rsplit("-", 1)[0]
+        runs.append((run_id, "store-" + op.replace("_", "-")))
+    return runs
+
+
 RECORDERS: dict[str, Callable[[Client, Settings], Awaitable[list[tuple[str, str]]]]] = {
-    "demo": demo, "waived": waived, "paced-resolution": paced_resolution,
+    "demo": demo, "waived": waived, "paced-resolution": paced_resolution, "remote-client": remote_client,
 }
 
 
