@@ -37,6 +37,7 @@ from afterword.intake.refusals import (
     UnsupportedMediaType,
 )
 from afterword.intake.sources import PARSERS
+from afterword.intake.sources.common import load_json, validate
 from afterword.settings import Settings
 
 log = logging.getLogger("afterword.intake")
@@ -131,8 +132,6 @@ async def _alert(request: web.Request) -> web.Response:
 async def _deploy(request: web.Request) -> web.Response:
     """A deploy pipeline reports a deploy: kept as evidence for incidents of that service (authenticated
     like the generic alert source)."""
-    from pydantic import ValidationError
-
     from afterword.activities.adapters.deploys import DeployEvent, record_deploy
 
     state = request.app[STATE]
@@ -142,12 +141,7 @@ async def _deploy(request: web.Request) -> web.Response:
     verify(state.credentials["generic"], request.headers, body)
     if not _is_json(request.content_type):
         raise UnsupportedMediaType(f"content type {request.content_type!r} is not accepted; send application/json")
-    try:
-        event = DeployEvent.model_validate_json(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise Malformed(f"deploy event {where}: {first['msg']} (schema afterword.deploy/v1)") from None
+    event = validate(DeployEvent, load_json(body), "deploy event (schema afterword.deploy/v1)")
     record = await asyncio.to_thread(record_deploy, state.settings.evidence_dir, org, event)
     return web.json_response({"action": "recorded", "deploy": record}, status=202)
 

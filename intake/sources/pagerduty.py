@@ -8,24 +8,21 @@ the work twice. Priority (P1..) and urgency go into labels for the policy's seve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from afterword.intake.moments import IncidentTime
 from afterword.intake.sources.common import (
-    MAX_DESCRIPTION,
-    MAX_TITLE,
     Notification,
     Status,
     bounded_labels,
     bounded_links,
-    clip,
     flags,
     load_json,
-    utc,
     validate,
 )
+from afterword.workflows.models import MAX_DESCRIPTION, MAX_TITLE, clip
 
 NAME = "pagerduty"
 WEBHOOK_ID = "X-Webhook-Id"
@@ -49,7 +46,7 @@ class IncidentData(BaseModel):
     status: str | None = None
     incident_key: str | None = None
     html_url: str | None = None
-    created_at: datetime | None = None
+    created_at: IncidentTime | None = None
     urgency: str | None = None
     service: Reference | None = None
     priority: Reference | None = None
@@ -61,7 +58,7 @@ class Event(BaseModel):
     id: str = ""
     event_type: str = Field(min_length=1)
     resource_type: str = ""
-    occurred_at: datetime
+    occurred_at: IncidentTime
     agent: Reference | None = None
     data: dict[str, Any]
 
@@ -74,7 +71,7 @@ class Envelope(BaseModel):
 def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification:
     event = validate(Envelope, load_json(body), "PagerDuty v3 webhook").event
     delivery = (headers or {}).get(WEBHOOK_ID) or event.id or None
-    occurred = utc(event.occurred_at)
+    occurred = event.occurred_at
     if not event.event_type.startswith("incident.") or event.resource_type not in ("", "incident"):
         # service/other events carry no incident: acknowledged and logged, nothing started
         return Notification(
@@ -87,7 +84,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
             latest_start=occurred,
             note=f"{event.event_type} is not an incident event",
         )
-    data = validate(IncidentData, event.data, "PagerDuty v3 webhook: event.data")
+    data = validate(IncidentData, event.data, "PagerDuty v3 webhook", within=("event", "data"))
     labels = bounded_labels(
         {
             "priority": data.priority.summary if data.priority else None,
@@ -98,7 +95,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
             "team": data.teams[0].summary if data.teams else None,
         }
     )
-    started = utc(data.created_at) if data.created_at else occurred
+    started = data.created_at or occurred
     if event.event_type in RESOLVING:
         status = Status.RESOLVED
     elif event.event_type in REOPENING:

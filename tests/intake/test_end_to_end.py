@@ -25,7 +25,7 @@ from afterword.runtime.dev_server import EmbeddedServer, free_port
 from afterword.workflows.models import Incident
 
 from .conftest import AM_TOKEN, PD_SECRET, Stack
-from .fakes import example_json
+from .fakes import example_json, over_caps
 
 pytestmark = pytest.mark.e2e
 AM_HEADERS = {"Authorization": f"Bearer {AM_TOKEN}"}
@@ -258,3 +258,27 @@ async def test_a_paced_postmortem_says_when_it_answers_and_a_restarted_intake_st
 
     again = await intake().accept("e2e", alertmanager.parse(bodies[1]), bodies[1])
     assert (again.action, again.workflow_id) == ("matched", held.workflow_id)
+
+
+async def test_an_opsgenie_team_of_200000_characters_reaches_history_cut_to_its_cap(stack: Stack) -> None:
+    alias = f"huge-team-{uuid.uuid4().hex[:8]}"
+    payload = example_json("opsgenie-create.json")
+    payload["alert"] |= {"alias": alias, "team": "t" * 200_000, "message": "m" * 50_000}
+    response = await post(stack.alerts("opsgenie"), payload)
+    assert response.status_code == 202, response.text
+    status = await stack.wait(response.json()["workflow_id"], {"awaiting_resolution"})  # read back from Temporal
+    assert len(status.incident.team or "") == 200 and len(status.incident.title) == 300
+    assert over_caps(status.incident) == []
+
+
+async def test_the_python_api_refuses_a_time_no_incident_has_and_starts_nothing(stack: Stack) -> None:
+    key = f"api-year1-{uuid.uuid4().hex[:8]}"
+    future = Incident(
+        org="e2e", key=key, title="Ledger job stuck", severity="SEV2", started_at=datetime.now(UTC) + timedelta(days=9)
+    )
+    with pytest.raises(ValueError, match=r"started_at: .* ahead of this host"):
+        await open_postmortem(stack.client, stack.settings, future)
+    with pytest.raises(ValueError, match="resolved_at"):
+        await resolve_postmortem(stack.client, stack.settings, "e2e", key, resolved_at=datetime(1, 1, 1, tzinfo=UTC))
+    assert await postmortem_count(stack.client, f"pm-e2e-{key}", expect=0) == 0
+
