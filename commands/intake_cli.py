@@ -43,12 +43,10 @@ def _settings(host: str | None, port: int | None) -> Settings:
 )
 def intake_cmd(host: str | None, port: int | None, config_file: Path | None, log_level: str) -> None:
     """Run the alert intake on its own, against a Temporal that a worker already serves."""
-    import logging
-
     from afterword.intake.configuration import ConfigError, config_path, load_config
-    from afterword.settings import LOG_FORMAT
+    from afterword.runtime.log_lines import configure_logging
 
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+    configure_logging(log_level.upper())
 
     settings = _settings(host, port)
     try:

@@ -6,6 +6,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
+import signal
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -282,3 +285,33 @@ async def test_the_python_api_refuses_a_time_no_incident_has_and_starts_nothing(
         await resolve_postmortem(stack.client, stack.settings, "e2e", key, resolved_at=datetime(1, 1, 1, tzinfo=UTC))
     assert await postmortem_count(stack.client, f"pm-e2e-{key}", expect=0) == 0
 
+
+async def test_a_newline_in_an_incident_key_cannot_forge_an_intake_log_line(stack: Stack, tmp_path: Path) -> None:
+    """`afterword intake` (the process the worker runs) writes what a sender chose as one escaped line."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **stack.settings.to_env(),
+        "AFTERWORD_DATA_DIR": str(tmp_path),
+        "AFTERWORD_INTAKE_PORT": str(port),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{stack.settings.embedded_port}",
+    }
+    command = [sys.executable, "-c", "from afterword.cli import entry; entry()", "intake"]
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        async with asyncio.timeout(60):
+            while b"listening on" not in await process.stdout.readline():
+                pass
+        forged = "k1\n2026-12-03 15:00:00,000 INFO afterword.intake: generic firing k2 -> started pm-e2e-k2"
+        alert = example_json("generic-firing.json") | {"key": forged, "severity": "SEV5"}  # policy: none
+        response = await post(f"http://127.0.0.1:{port}/v1/orgs/e2e/alerts/generic", alert)
+        assert response.status_code == 202 and response.json()["action"] == "ignored", response.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    lines = [line for line in stderr.decode().splitlines() if "generic firing" in line]
+    assert len(lines) == 1, stderr.decode()
+    assert "generic firing k1\\n2026-12-03 15:00:00,000 INFO" in lines[0] and "-> ignored" in lines[0]
