@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from temporalio.client import Client
 
 from afterword.evidence.blobs import ContentStore
 from afterword.intake.auth import Credentials, build_all, verify
-from afterword.intake.configuration import SOURCES, IntakeConfig, config_path, load_config
+from afterword.intake.configuration import SOURCES, ConfigError, IntakeConfig, config_path, load_config
 from afterword.intake.dispatch import Dispatcher, Errors, PolicySource, Starter
 from afterword.intake.pacing import StepPacer
 from afterword.intake.policy_view import OrgPolicies, PolicyUnavailable
@@ -36,6 +37,7 @@ from afterword.intake.refusals import (
     UnknownTarget,
     UnsupportedMediaType,
 )
+from afterword.intake.replay_guard import DeliveryLog, delivery_log_path, signed_delivery
 from afterword.intake.sources import PARSERS
 from afterword.intake.sources.common import load_json, validate
 from afterword.settings import Settings
@@ -125,7 +127,10 @@ async def _alert(request: web.Request) -> web.Response:
     if not body.strip():
         raise Malformed("empty body; send the alert as JSON")
     notification = PARSERS[source](body, request.headers)
-    outcome = await request.app[DISPATCHER].accept(org, notification, body)
+    signed = signed_delivery(
+        notification, state.credentials[source], request.headers, body, state.config.source(source).max_event_age
+    )
+    outcome = await request.app[DISPATCHER].accept(org, notification, body, signed)
     return web.json_response(outcome.model_dump(mode="json"), status=202)
 
 
@@ -158,6 +163,17 @@ async def _generic_schema(request: web.Request) -> web.Response:
     return web.json_response(Alert.model_json_schema(by_alias=True))
 
 
+def _delivery_log(settings: Settings, config: IntakeConfig, credentials: dict[str, Credentials]) -> DeliveryLog | None:
+    """The replay memory, when a source's deliveries are signed (only those can be told apart from a replay)."""
+    if not any(creds.hmac_secrets for name, creds in credentials.items() if config.source(name).enabled):
+        return None
+    path = delivery_log_path(settings)
+    try:
+        return DeliveryLog(path, config.replay_memory_max_entries)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot open the intake's replay memory {path}: {exc}") from None
+
+
 def build_app(
     starter: Starter,
     settings: Settings,
@@ -174,6 +190,7 @@ def build_app(
     for name, creds in credentials.items():
         if creds.open_access and config.source(name).enabled:
             log.warning("intake source %s accepts unauthenticated deliveries (no credentials configured)", name)
+    delivery_log = _delivery_log(settings, config, credentials)
     dispatcher = Dispatcher(
         starter,
         policies,
@@ -184,8 +201,11 @@ def build_app(
         errors=errors,
         pacer=StepPacer(config.pace_steps_per_second, config.pace_burst, config.pace_max_delay),
         payload_with_start_max_bytes=config.payload_with_start_max_bytes,
+        delivery_log=delivery_log,
     )
     app = web.Application(middlewares=[_errors], client_max_size=config.max_body_bytes + 1)
+    if delivery_log is not None:
+        app.on_cleanup.append(lambda _app: asyncio.to_thread(delivery_log.close))
     app[STATE] = IntakeState(settings, config, credentials, policies)
     app[DISPATCHER] = dispatcher
     app.router.add_get("/healthz", _healthz)

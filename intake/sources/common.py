@@ -59,6 +59,9 @@ class Notification(BaseModel):
     key: str = Field(min_length=1, max_length=MAX_KEY)
     status: Status
     delivery_id: str | None = Field(default=None, description="the sender's id for this delivery, if any")
+    sent_at: datetime | None = Field(
+        default=None, description="when the sender says the event happened (PagerDuty's occurred_at): bounds replays"
+    )
     title: str
     service: str = "unknown"
     team: str | None = None

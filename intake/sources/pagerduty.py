@@ -1,8 +1,9 @@
 """PagerDuty v3 webhooks (incident.* events).
 
-The incident id (`data.id`, e.g. PGR0VU2) is the incident key; `X-Webhook-Id` identifies the delivery
-and stays the same across PagerDuty's retries, so the intake answers a retried delivery without doing
-the work twice. Priority (P1..) and urgency go into labels for the policy's severity mapping.
+The incident id (`data.id`, e.g. PGR0VU2) is the incident key; the event id (`event.id`) identifies
+the delivery: it stays the same across PagerDuty's retries, like the `X-Webhook-Id` header, and unlike
+the header it is signed, so a captured event re-sent under another header id is recognised too.
+Priority (P1..) and urgency go into labels for the policy's severity mapping.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from afterword.intake.sources.common import (
 from afterword.workflows.models import MAX_DESCRIPTION, MAX_TITLE, clip
 
 NAME = "pagerduty"
-WEBHOOK_ID = "X-Webhook-Id"
 RESOLVING = {"incident.resolved"}
 REOPENING = {"incident.reopened"}
 
@@ -55,7 +55,7 @@ class IncidentData(BaseModel):
 
 class Event(BaseModel):
     model_config = ConfigDict(extra="allow")
-    id: str = ""
+    id: str = Field(min_length=1, max_length=200)  # signed with the body: the delivery's identity
     event_type: str = Field(min_length=1)
     resource_type: str = ""
     occurred_at: IncidentTime
@@ -70,15 +70,18 @@ class Envelope(BaseModel):
 
 def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification:
     event = validate(Envelope, load_json(body), "PagerDuty v3 webhook").event
-    delivery = (headers or {}).get(WEBHOOK_ID) or event.id or None
+    # the event id, not the X-Webhook-Id header: the signature covers the body, never the headers, so a
+    # captured event re-sent under a new header id is still recognised (both are stable across retries)
+    delivery = event.id
     occurred = event.occurred_at
     if not event.event_type.startswith("incident.") or event.resource_type not in ("", "incident"):
         # service/other events carry no incident: acknowledged and logged, nothing started
         return Notification(
             source=NAME,
-            key=f"event:{event.id or event.event_type}",
+            key=f"event:{event.id}",
             status=Status.IGNORED,
             delivery_id=delivery,
+            sent_at=occurred,
             title=event.event_type,
             started_at=occurred,
             latest_start=occurred,
@@ -110,6 +113,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
         key=data.id,
         status=status,
         delivery_id=delivery,
+        sent_at=occurred,
         title=clip(data.title or f"PagerDuty incident {data.id}", MAX_TITLE),
         service=(data.service.summary if data.service and data.service.summary else "unknown"),
         team=labels.get("team"),

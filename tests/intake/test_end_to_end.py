@@ -28,7 +28,7 @@ from afterword.runtime.dev_server import EmbeddedServer, free_port
 from afterword.workflows.models import Incident
 
 from .conftest import AM_TOKEN, PD_SECRET, Stack
-from .fakes import example_json, over_caps
+from .fakes import example_json, over_caps, recent_pagerduty
 
 pytestmark = pytest.mark.e2e
 AM_HEADERS = {"Authorization": f"Bearer {AM_TOKEN}"}
@@ -126,8 +126,9 @@ async def test_pagerduty_signed_deliveries_retries_and_resolution(stack: Stack) 
     url = stack.alerts("pagerduty")
 
     async def deliver(name: str, webhook_id: str, secret: str = PD_SECRET) -> httpx.Response:
-        payload = example_json(f"pagerduty-{name}.json")
+        payload = recent_pagerduty(name)
         payload["event"]["data"]["id"] = incident_id
+        payload["event"]["id"] = f"{incident_id}-{name}"
         body = json.dumps(payload).encode()
         signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         headers = {
