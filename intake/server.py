@@ -24,7 +24,7 @@ from aiohttp import web
 from temporalio.client import Client
 
 from afterword.evidence.blobs import ContentStore
-from afterword.intake.auth import Credentials, build_all, verify
+from afterword.intake.auth import Credentials, access_warnings, build_all, verify
 from afterword.intake.configuration import SOURCES, ConfigError, IntakeConfig, config_path, load_config
 from afterword.intake.dispatch import Dispatcher, Errors, PolicySource, Starter
 from afterword.intake.pacing import StepPacer
@@ -184,12 +184,12 @@ def build_app(
     errors: Errors | None = None,
 ) -> web.Application:
     """The intake app; `starter` is `afterword.client.Postmortems` or anything with its four methods."""
-    config = config or load_config(config_path(settings, env))
+    config_file = config_path(settings, env) if config is None else None
+    config = config or load_config(config_file)
     policies = policy_source or OrgPolicies(settings)
     credentials = build_all(config, settings.intake_host, env)
-    for name, creds in credentials.items():
-        if creds.open_access and config.source(name).enabled:
-            log.warning("intake source %s accepts unauthenticated deliveries (no credentials configured)", name)
+    for level, warning in access_warnings(config, credentials, settings.intake_host, str(config_file or "") or None):
+        log.log(level, "%s", warning)
     delivery_log = _delivery_log(settings, config, credentials)
     dispatcher = Dispatcher(
         starter,
