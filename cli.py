@@ -11,6 +11,9 @@ from afterword.commands import evidence_cli, gates_cli, intake_cli, policy_cli, 
 @click.version_option(package_name="afterword")
 def main() -> None:
     """Blameless postmortems run as durable workflows."""
+    from afterword.runtime.log_lines import configure_logging
+
+    configure_logging("WARNING")  # what the libraries warn about, one escaped line each; `intake` sets its own
 
 
 for module in (postmortem_cli, policy_cli, gates_cli, evidence_cli, intake_cli):

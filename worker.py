@@ -35,7 +35,8 @@ from afterword.policies import PolicyError, load_org_policy, load_policy
 from afterword.runtime.connection import NamespaceSetupError, TemporalConnectionError, connect, prepare_namespace
 from afterword.runtime.dev_server import EmbeddedServer, EmbeddedServerError
 from afterword.runtime.heap import freeze_startup_heap
-from afterword.settings import LOG_FORMAT, Settings, SettingsError
+from afterword.runtime.log_lines import configure_logging
+from afterword.settings import Settings, SettingsError
 from afterword.workflows.worker_workflows import WORKFLOWS
 
 log = logging.getLogger("afterword.worker")
@@ -231,7 +232,7 @@ async def _serve_until_signal(settings: Settings, *, demo: bool, intake: bool, h
 )
 def cli(data_dir: Path | None, demo: bool, no_intake: bool, headless: bool, log_level: str) -> int:
     """Run the afterword worker (and, with no TEMPORAL_ADDRESS, an embedded Temporal server)."""
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+    configure_logging(log_level.upper())
     # the postmortem's own log lines already name it; the SDK's context dict would only repeat it
     workflow.logger.workflow_info_on_message = False
     try:

@@ -46,12 +46,10 @@ def intake_cmd(host: str | None, port: int | None, config_file: Path | None, log
 
     Runs where the intake runs: it reads the org policies (AFTERWORD_POLICY_DIR) and may keep large alert
     payloads in the content store (AFTERWORD_DATA_DIR), which the workers must share."""
-    import logging
-
     from afterword.intake.configuration import ConfigError, config_path, load_config
-    from afterword.settings import LOG_FORMAT
+    from afterword.runtime.log_lines import configure_logging
 
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+    configure_logging(log_level.upper())
 
     settings = _settings(host, port)
     try:

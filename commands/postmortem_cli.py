@@ -126,6 +126,7 @@ def start_cmd(ctx: click.Context, title: str | None, from_alert: Path | None, se
     The org's policy is resolved here, from AFTERWORD_POLICY_DIR: point it at the policies the workers use."""
     from afterword.commands.intake_cli import replay_alert_cmd
     from afterword.intake.api import open_postmortem
+    from afterword.intake.moments import check_times
 
     if from_alert is not None:
         ctx.invoke(replay_alert_cmd, file=from_alert, source=None, org=org, url=None, headers=(), as_json=as_json)
@@ -147,7 +148,8 @@ def start_cmd(ctx: click.Context, title: str | None, from_alert: Path | None, se
             started_at=parse_when(started) if started else datetime.now(UTC),
             resolved_at=parse_when(resolved) if resolved else None, security=security, description=description,
         )
-    except ValidationError as err:
+        check_times({"--started": incident.started_at, "--resolved": incident.resolved_at})
+    except (ValidationError, ValueError) as err:
         raise click.ClickException(f"the incident is not valid: {err}") from None
 
     async def go(pm: Postmortems, s: Settings) -> Any:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from temporalio.client import Client
 
+from afterword.intake.moments import check_times
 from afterword.settings import Settings
 from afterword.workflows.identity import postmortem_id
 from afterword.workflows.models import Incident, Requirement, ResolveRequest
@@ -39,10 +40,13 @@ async def open_postmortem(
     client: Client, settings: Settings, incident: Incident, *, opened_by: str = "api", force: bool = False
 ) -> Opened:
     """Start the incident's postmortem (or find the running one). `force` starts it even when the
-    policy says none (the rules still record the policy's requirement and reasons)."""
+    policy says none (the rules still record the policy's requirement and reasons). An incident whose
+    start or resolution is outside the window of times an incident can have (`afterword.intake.moments`:
+    before 2000, or more than a day ahead of this host's clock) is refused with ValueError."""
     from afterword.client import Postmortems
     from afterword.policies import decide, load_org_policy, rules_for
 
+    check_times({"started_at": incident.started_at, "resolved_at": incident.resolved_at})
     policy = load_org_policy(incident.org, settings.policy_dir, incident.team)
     decision = decide(policy, incident)
     incident = incident.model_copy(update={"severity": decision.severity})
@@ -63,10 +67,13 @@ async def resolve_postmortem(
     resolved_at: datetime | None = None,
     by: str = "api",
 ) -> str:
-    """Resolve the postmortem of incident `key` (idempotent); returns its workflow id."""
+    """Resolve the postmortem of incident `key` (idempotent); returns its workflow id. A `resolved_at`
+    outside the window of times an incident can have is refused (ValueError)."""
     from afterword.client import Postmortems
 
+    resolved_at = resolved_at or datetime.now(UTC)
+    check_times({"resolved_at": resolved_at})
     workflow_id = postmortem_id(org, key)
-    request = ResolveRequest(by=by, resolved_at=resolved_at or datetime.now(UTC))
+    request = ResolveRequest(by=by, resolved_at=resolved_at)
     await Postmortems(client, settings).record_resolution(workflow_id, request)
     return workflow_id

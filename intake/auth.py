@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ def check_grafana_signature(
     message = body
     if creds.timestamp_header:
         stamp = headers.get(creds.timestamp_header, "")
-        if not stamp.isdigit():
+        if not (stamp.isascii() and stamp.isdigit()):  # "²".isdigit() holds, and int("²") fails
             raise Unauthorized(f"missing or non-numeric {creds.timestamp_header} header")
         age = abs((time.time() if now is None else now) - int(stamp))
         if age > creds.max_skew_seconds:
@@ -166,3 +167,53 @@ def verify(creds: Credentials, headers: Mapping[str, str], body: bytes, now: flo
             raise Unauthorized(f"missing {creds.token_header} header")
         if not _matches_any(token.strip().encode(), creds.tokens):
             raise Unauthorized(f"{creds.token_header} token not accepted")
+
+
+# what to write in `[intake.sources.<name>]` so a sender can prove who it is
+CREDENTIAL_HINTS = {
+    "alertmanager": 'bearer_tokens = ["env:AFTERWORD_AM_TOKEN"] (or basic_auth)',
+    "pagerduty": 'signing_secrets = ["env:PAGERDUTY_WEBHOOK_SECRET"]',
+    "grafana": 'signing_secrets = ["env:GRAFANA_WEBHOOK_SECRET"] and timestamp_header (or bearer_tokens)',
+    "opsgenie": 'tokens = ["env:OPSGENIE_WEBHOOK_TOKEN"]',
+    "generic": 'bearer_tokens = ["env:AFTERWORD_GENERIC_TOKEN"]',
+}
+
+
+def access_warnings(
+    config: IntakeConfig, credentials: Mapping[str, Credentials], host: str, config_file: str | None
+) -> list[tuple[int, str]]:
+    """What an operator must hear at start, as (log level, message): sources open to anyone, sources that
+    will refuse every delivery (no credentials, and unauthenticated deliveries refused on this address),
+    and signatures a captured delivery can be replayed past."""
+    where = config_file or "an intake config (AFTERWORD_INTAKE_CONFIG, else <data_dir>/intake.toml)"
+    why = (
+        "allow_unauthenticated = false"
+        if config.allow_unauthenticated is False
+        else f"the intake listens on {host}, not loopback, and accepts unauthenticated deliveries only there"
+    )
+    warnings: list[tuple[int, str]] = []
+    refusing = []
+    enabled = [name for name in credentials if config.source(name).enabled]
+    for name in enabled:
+        creds = credentials[name]
+        if creds.open_access:
+            open_to_all = f"intake source {name} accepts unauthenticated deliveries (no credentials configured)"
+            warnings.append((logging.WARNING, open_to_all))
+        elif not creds.configured:
+            refusing.append(name)
+            warnings.append((
+                logging.WARNING,
+                f"intake source {name} REFUSES EVERY DELIVERY (401): no credentials are configured and {why}. "
+                f"Set [intake.sources.{name}] {CREDENTIAL_HINTS[name]} in {where}, or enabled = false if unused",
+            ))
+        if name == "grafana" and creds.hmac_secrets and not creds.timestamp_header:
+            warnings.append((
+                logging.WARNING,
+                "intake source grafana signs without a timestamp: a captured delivery stays valid forever and is "
+                "recognised as a repeat only while remembered; set [intake.sources.grafana] timestamp_header "
+                '(e.g. "X-Grafana-Alerting-Signature-Timestamp") here and in the Grafana contact point',
+            ))
+    if enabled and refusing == enabled:
+        nothing = f"the intake accepts no alerts at all: every source refuses every delivery ({why})"
+        warnings.append((logging.ERROR, nothing))
+    return warnings

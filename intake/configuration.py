@@ -71,10 +71,16 @@ class SourceConfig(BaseModel):
     signature_header: str | None = Field(default=None, description="Grafana: header carrying the HMAC")
     timestamp_header: str | None = Field(default=None, description="Grafana: header carrying the timestamp")
     max_skew: timedelta = Field(default=timedelta(minutes=5), description="Grafana: accepted timestamp age")
+    max_event_age: timedelta = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="PagerDuty, when signed: events whose occurred_at is older are refused as replays (PagerDuty "
+        "retries a delivery for about 20 minutes)",
+    )
     token_header: str | None = Field(default=None, description="Opsgenie: custom header carrying a token")
     tokens: list[SecretRef] = Field(default_factory=list, description="Opsgenie: accepted header tokens")
 
-    @field_validator("max_skew", mode="before")
+    @field_validator("max_skew", "max_event_age", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_wall_duration(value)
@@ -104,6 +110,12 @@ class IntakeConfig(BaseModel):
     )
     retry_after_seconds: int = Field(default=30, ge=1)
     dedupe_ttl: timedelta = Field(default=timedelta(minutes=15), description="how long delivery ids are kept")
+    replay_memory_max_entries: int = Field(
+        default=50_000,
+        ge=100,
+        description="signed deliveries remembered across restarts (<data_dir>/intake/deliveries.sqlite3), each "
+        "until it is too old to be accepted; past this many, those closest to expiry are forgotten first",
+    )
     trust_for: timedelta = Field(
         default=timedelta(seconds=10),
         description="a firing with a newer alert, for an incident whose postmortem Temporal acknowledged less "

@@ -1,8 +1,9 @@
 """From a verified, parsed notification to exactly one postmortem per incident.
 
 The decisions, in order:
-1. a delivery already answered (PagerDuty `X-Webhook-Id`, otherwise the body's sha256) is answered
-   again from memory, and concurrent copies of one delivery share one piece of work;
+1. a delivery already answered (PagerDuty's signed `event.id`, otherwise the body's sha256) is answered
+   again from memory, and concurrent copies of one delivery share one piece of work; a signed delivery's
+   answer is also kept in the delivery log (`replay_guard`), so it is found again after a restart;
 2. the policy decides required / optional / none and why; `none` starts nothing;
 3. firing: start the postmortem or match the running one (an idempotent start, no status query); the
    raw payload, the postmortem's first evidence, travels with the start when it is small (Temporal keeps
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -39,6 +41,7 @@ from pydantic import BaseModel
 from afterword.evidence.blobs import ContentStore
 from afterword.intake.pacing import StepPacer
 from afterword.intake.refusals import Malformed, TemporalUnavailable
+from afterword.intake.replay_guard import DeliveryLog, Signed
 from afterword.intake.sources.common import Notification, Status
 from afterword.workflows.identity import postmortem_id
 from afterword.workflows.models import (
@@ -213,6 +216,7 @@ class Dispatcher:
         cache_limit: int = 20_000,
         pacer: StepPacer | None = None,
         payload_with_start_max_bytes: int = 64 * 1024,
+        delivery_log: DeliveryLog | None = None,
     ) -> None:
         self.starter = starter
         self.policies = policies
@@ -227,13 +231,19 @@ class Dispatcher:
         self._cache_limit = cache_limit
         self.pacer = pacer or StepPacer(0, 1, timedelta(0))
         self.payload_with_start_max = payload_with_start_max_bytes
+        self.delivery_log = delivery_log  # signed deliveries' answers, across restarts
 
     # ------------------------------------------------------------------ entry point
 
-    async def accept(self, org: str, notification: Notification, body: bytes) -> Outcome:
-        """Apply one delivery; returns once Temporal acknowledged (raises TemporalUnavailable if not)."""
+    async def accept(
+        self, org: str, notification: Notification, body: bytes, signed: Signed | None = None
+    ) -> Outcome:
+        """Apply one delivery; returns once Temporal acknowledged (raises TemporalUnavailable if not).
+        A `signed` delivery's answer is also kept in the delivery log, and found there after a restart."""
         key = delivery_key(org, notification, body)
         done = self._recent.get(key)
+        if done is None and signed is not None:
+            done = await self._logged(key)
         if done is not None:
             return done.model_copy(update={"duplicate": True})
         running = self._inflight.get(key)
@@ -255,7 +265,27 @@ class Dispatcher:
             self._inflight.pop(key, None)
         future.set_result(outcome)
         self._recent.put(key, outcome)
+        if signed is not None:
+            await self._log(key, signed, outcome)
         return outcome
+
+    async def _logged(self, key: str) -> Outcome | None:
+        if self.delivery_log is None:
+            return None
+        answer = await asyncio.to_thread(self.delivery_log.get, key)
+        if answer is None:
+            return None
+        outcome = Outcome.model_validate(answer)
+        self._recent.put(key, outcome)
+        return outcome
+
+    async def _log(self, key: str, signed: Signed, outcome: Outcome) -> None:
+        if self.delivery_log is None:
+            return
+        try:
+            await asyncio.to_thread(self.delivery_log.put, key, signed.remember_until, outcome.model_dump(mode="json"))
+        except sqlite3.Error as exc:  # applied and answered all the same; only a replay after a restart would pass
+            log.error("could not record signed delivery %s in %s: %s", signed.delivery_id, self.delivery_log.path, exc)
 
     async def _accept_once(self, org: str, notification: Notification, body: bytes) -> Outcome:
         if notification.status is Status.IGNORED:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,8 +24,8 @@ from aiohttp import web
 from temporalio.client import Client
 
 from afterword.evidence.blobs import ContentStore
-from afterword.intake.auth import Credentials, build_all, verify
-from afterword.intake.configuration import SOURCES, IntakeConfig, config_path, load_config
+from afterword.intake.auth import Credentials, access_warnings, build_all, verify
+from afterword.intake.configuration import SOURCES, ConfigError, IntakeConfig, config_path, load_config
 from afterword.intake.dispatch import Dispatcher, Errors, PolicySource, Starter
 from afterword.intake.pacing import StepPacer
 from afterword.intake.policy_view import OrgPolicies, PolicyUnavailable
@@ -36,7 +37,9 @@ from afterword.intake.refusals import (
     UnknownTarget,
     UnsupportedMediaType,
 )
+from afterword.intake.replay_guard import DeliveryLog, delivery_log_path, signed_delivery
 from afterword.intake.sources import PARSERS
+from afterword.intake.sources.common import load_json, validate
 from afterword.settings import Settings
 
 log = logging.getLogger("afterword.intake")
@@ -124,15 +127,16 @@ async def _alert(request: web.Request) -> web.Response:
     if not body.strip():
         raise Malformed("empty body; send the alert as JSON")
     notification = PARSERS[source](body, request.headers)
-    outcome = await request.app[DISPATCHER].accept(org, notification, body)
+    signed = signed_delivery(
+        notification, state.credentials[source], request.headers, body, state.config.source(source).max_event_age
+    )
+    outcome = await request.app[DISPATCHER].accept(org, notification, body, signed)
     return web.json_response(outcome.model_dump(mode="json"), status=202)
 
 
 async def _deploy(request: web.Request) -> web.Response:
     """A deploy pipeline reports a deploy: kept as evidence for incidents of that service (authenticated
     like the generic alert source)."""
-    from pydantic import ValidationError
-
     from afterword.activities.adapters.deploys import DeployEvent, record_deploy
 
     state = request.app[STATE]
@@ -142,12 +146,7 @@ async def _deploy(request: web.Request) -> web.Response:
     verify(state.credentials["generic"], request.headers, body)
     if not _is_json(request.content_type):
         raise UnsupportedMediaType(f"content type {request.content_type!r} is not accepted; send application/json")
-    try:
-        event = DeployEvent.model_validate_json(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise Malformed(f"deploy event {where}: {first['msg']} (schema afterword.deploy/v1)") from None
+    event = validate(DeployEvent, load_json(body), "deploy event (schema afterword.deploy/v1)")
     record = await asyncio.to_thread(record_deploy, state.settings.evidence_dir, org, event)
     return web.json_response({"action": "recorded", "deploy": record}, status=202)
 
@@ -164,6 +163,17 @@ async def _generic_schema(request: web.Request) -> web.Response:
     return web.json_response(Alert.model_json_schema(by_alias=True))
 
 
+def _delivery_log(settings: Settings, config: IntakeConfig, credentials: dict[str, Credentials]) -> DeliveryLog | None:
+    """The replay memory, when a source's deliveries are signed (only those can be told apart from a replay)."""
+    if not any(creds.hmac_secrets for name, creds in credentials.items() if config.source(name).enabled):
+        return None
+    path = delivery_log_path(settings)
+    try:
+        return DeliveryLog(path, config.replay_memory_max_entries)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot open the intake's replay memory {path}: {exc}") from None
+
+
 def build_app(
     starter: Starter,
     settings: Settings,
@@ -174,12 +184,13 @@ def build_app(
     errors: Errors | None = None,
 ) -> web.Application:
     """The intake app; `starter` is `afterword.client.Postmortems` or anything with its four methods."""
-    config = config or load_config(config_path(settings, env))
+    config_file = config_path(settings, env) if config is None else None
+    config = config or load_config(config_file)
     policies = policy_source or OrgPolicies(settings)
     credentials = build_all(config, settings.intake_host, env)
-    for name, creds in credentials.items():
-        if creds.open_access and config.source(name).enabled:
-            log.warning("intake source %s accepts unauthenticated deliveries (no credentials configured)", name)
+    for level, warning in access_warnings(config, credentials, settings.intake_host, str(config_file or "") or None):
+        log.log(level, "%s", warning)
+    delivery_log = _delivery_log(settings, config, credentials)
     dispatcher = Dispatcher(
         starter,
         policies,
@@ -190,8 +201,11 @@ def build_app(
         errors=errors,
         pacer=StepPacer(config.pace_steps_per_second, config.pace_burst, config.pace_max_delay),
         payload_with_start_max_bytes=config.payload_with_start_max_bytes,
+        delivery_log=delivery_log,
     )
     app = web.Application(middlewares=[_errors], client_max_size=config.max_body_bytes + 1)
+    if delivery_log is not None:
+        app.on_cleanup.append(lambda _app: asyncio.to_thread(delivery_log.close))
     app[STATE] = IntakeState(settings, config, credentials, policies)
     app[DISPATCHER] = dispatcher
     app.router.add_get("/healthz", _healthz)

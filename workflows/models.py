@@ -11,11 +11,11 @@ those travel once, capped to what one Temporal payload may carry, and an activit
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 
 class Model(BaseModel):
@@ -27,25 +27,96 @@ class Model(BaseModel):
 # ---------------------------------------------------------------------------------------------------
 
 
-class Incident(Model):
-    """One incident, as an alert source or a person describes it."""
+# What an incident carries goes into workflow history (its start, every capture's input, the status
+# query), whoever describes it: an alert source, `afterword start` or a program through
+# `afterword.intake.api`. So the incident bounds its own text. Identity is refused when too long (a cut key
+# would merge incidents); everything else is cut, the cut marked with an ellipsis.
+MAX_ORG = 64
+MAX_KEY = 512
+MAX_KEY_SUFFIX = 8  # the room a recurrence's "#2", "#3", ... takes beyond a sender's key
+MAX_TITLE = 300
+MAX_NAME = 200  # service, team, and the names of labels and annotations
+MAX_WORD = 64  # source, severity
+MAX_DESCRIPTION = 8_000
+MAX_LABELS = 64  # and as many annotations
+MAX_LABEL_VALUE = 1_000  # a label's or an annotation's value
+MAX_LINKS = 20
+MAX_LINK = 2_000
+# an incident before this never happened: a time this early is a sender's zero value or a typo, and every
+# evidence query built from it would fail
+EARLIEST_INCIDENT = datetime(2000, 1, 1, tzinfo=UTC)
 
-    org: str
-    key: str = Field(description="the source's own stable incident key (groupKey, PagerDuty id, ...)")
-    source: str = "manual"
-    title: str
-    severity: str
-    service: str = "unknown"
-    team: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    links: list[str] = Field(default_factory=list)
+
+def clip(text: str, limit: int) -> str:
+    """`text`, cut to at most `limit` characters; a cut ends with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clipped(limit: int) -> BeforeValidator:
+    return BeforeValidator(lambda value: clip(value, limit) if isinstance(value, str) else value)
+
+
+def _bounded_map(value: Any) -> Any:
+    """At most MAX_LABELS entries, names and values cut; anything not str -> str is left to the type check."""
+    if not isinstance(value, dict):
+        return value
+    bounded: dict[Any, Any] = {}
+    for name, text in value.items():
+        if len(bounded) >= MAX_LABELS:
+            break
+        if isinstance(name, str) and isinstance(text, str):
+            name, text = clip(name, MAX_NAME), clip(text, MAX_LABEL_VALUE)
+        bounded[name] = text
+    return bounded
+
+
+def _bounded_links(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    return [clip(link, MAX_LINK) if isinstance(link, str) else link for link in value[:MAX_LINKS]]
+
+
+TextMap = Annotated[dict[str, str], BeforeValidator(_bounded_map)]
+
+
+class Incident(Model):
+    """One incident, as an alert source or a person describes it (text bounded: see MAX_*)."""
+
+    org: str = Field(min_length=1, max_length=MAX_ORG)
+    key: str = Field(
+        min_length=1,
+        max_length=MAX_KEY + MAX_KEY_SUFFIX,
+        description="the source's own stable incident key (groupKey, PagerDuty id, ...)",
+    )
+    source: Annotated[str, _clipped(MAX_WORD)] = "manual"
+    title: Annotated[str, _clipped(MAX_TITLE)]
+    severity: Annotated[str, _clipped(MAX_WORD)]
+    service: Annotated[str, _clipped(MAX_NAME)] = "unknown"
+    team: Annotated[str | None, _clipped(MAX_NAME)] = None
+    labels: TextMap = Field(default_factory=dict)
+    annotations: TextMap = Field(default_factory=dict)
+    links: Annotated[list[str], BeforeValidator(_bounded_links)] = Field(default_factory=list)
     started_at: datetime
     resolved_at: datetime | None = None
     security: bool = False
     legal: bool = False
-    description: str = ""
+    description: Annotated[str, _clipped(MAX_DESCRIPTION)] = ""
     payload_ref: str | None = Field(default=None, description="sha256 of the raw alert payload in the store")
+
+    @field_validator("started_at", "resolved_at")
+    @classmethod
+    def _plausible(cls, moment: datetime | None) -> datetime | None:
+        if moment is None:
+            return None
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError("a time without a UTC offset is ambiguous: give one (e.g. 2026-11-20T14:02:11Z)")
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-01:00: every comparison with it would fail later
+            raise ValueError(f"{moment.isoformat()} is past the end of the calendar in UTC") from None
+        if moment < EARLIEST_INCIDENT:
+            raise ValueError(f"{moment.isoformat()} is before {EARLIEST_INCIDENT.year}: not a time an incident has")
+        return moment
 
 
 class Requirement(StrEnum):

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from afterword.activities.adapters.logs import LogFileSource
+from afterword.intake.moments import IncidentTime
 from afterword.workflows.models import Incident
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -30,7 +31,7 @@ class DeployEvent(BaseModel):
 
     service: str = Field(pattern=_NAME, description="the service deployed, as alerts name it")
     version: str | None = Field(default=None, max_length=128, description="version, tag or commit")
-    at: datetime | None = Field(default=None, description="when it happened (RFC 3339); default: received")
+    at: IncidentTime | None = Field(default=None, description="when it happened (RFC 3339); default: received")
     description: str = Field(default="", max_length=1000)
     by: str | None = Field(default=None, max_length=128, description="pipeline or person")
     link: str | None = Field(default=None, max_length=2000, description="the pipeline run")

@@ -6,9 +6,8 @@ from collections.abc import Callable, Mapping
 
 from pydantic import ValidationError
 
-from afterword.intake.refusals import Malformed
 from afterword.intake.sources import alertmanager, generic, grafana, opsgenie, pagerduty
-from afterword.intake.sources.common import Notification, Status
+from afterword.intake.sources.common import Notification, Status, refusal
 
 Parser = Callable[[bytes, Mapping[str, str]], Notification]
 
@@ -20,9 +19,7 @@ def _guarded(name: str, parse: Parser) -> Parser:
         try:
             return parse(body, headers)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise Malformed(f"{name} payload: {where}: {first['msg']}") from None
+            raise refusal(exc, f"{name} payload") from None
 
     return guarded
 

@@ -7,36 +7,34 @@ and resolution, so it is the incident key. `truncatedAlerts` counts alerts Alert
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from afterword.intake.moments import EndTime, IncidentTime
 from afterword.intake.sources.common import (
-    MAX_DESCRIPTION,
-    MAX_TITLE,
-    ZERO_TIME,
+    LabelMap,
     Notification,
     Status,
     bounded_labels,
     bounded_links,
-    clip,
     flags,
     load_json,
-    utc,
     validate,
 )
+from afterword.workflows.models import MAX_DESCRIPTION, MAX_TITLE, clip
 
 NAME = "alertmanager"
+MAX_TRUNCATED = 2**31 - 1  # Alertmanager counts them in a Go int; anything larger is not its payload
 
 
 class Alert(BaseModel):
     model_config = ConfigDict(extra="allow")
     status: str = Field(pattern="^(firing|resolved)$")
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime
-    endsAt: datetime | None = None
+    labels: LabelMap = Field(default_factory=dict)
+    annotations: LabelMap = Field(default_factory=dict)
+    startsAt: IncidentTime
+    endsAt: EndTime = None  # Go's zero time while firing: None
     generatorURL: str | None = None
     fingerprint: str | None = None
 
@@ -45,12 +43,12 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="allow")  # newer releases add fields (notification_reason, ...)
     version: str | None = None
     groupKey: str = Field(min_length=1)
-    truncatedAlerts: int = Field(default=0, ge=0)
+    truncatedAlerts: StrictInt = Field(default=0, ge=0, le=MAX_TRUNCATED)
     status: str = Field(pattern="^(firing|resolved)$")
     receiver: str = ""
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    groupLabels: LabelMap = Field(default_factory=dict)
+    commonLabels: LabelMap = Field(default_factory=dict)
+    commonAnnotations: LabelMap = Field(default_factory=dict)
     externalURL: str | None = None
     alerts: list[Alert] = Field(min_length=1)
 
@@ -84,7 +82,7 @@ def parse(body: bytes, headers: dict[str, str] | Any = None) -> Notification:
     if payload.truncatedAlerts:
         labels["afterword_truncated_alerts"] = str(payload.truncatedAlerts)
     annotations = bounded_labels(payload.commonAnnotations)
-    ends = [utc(a.endsAt) for a in payload.alerts if a.endsAt is not None and utc(a.endsAt) > ZERO_TIME]
+    ends = [a.endsAt for a in payload.alerts if a.endsAt is not None]
     resolved = payload.status == "resolved"
     security, legal = flags(labels)
     return Notification(
@@ -100,8 +98,8 @@ def parse(body: bytes, headers: dict[str, str] | Any = None) -> Notification:
             [payload.externalURL, annotations.get("runbook_url"), annotations.get("dashboard")]
             + [a.generatorURL for a in payload.alerts]
         ),
-        started_at=min(utc(a.startsAt) for a in payload.alerts),
-        latest_start=max(utc(a.startsAt) for a in firing),
+        started_at=min(a.startsAt for a in payload.alerts),
+        latest_start=max(a.startsAt for a in firing),
         resolved_at=(max(ends) if ends else None) if resolved else None,
         description=describe(payload),
         security=security,

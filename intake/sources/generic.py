@@ -12,20 +12,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from afterword.intake.moments import IncidentTime
 from afterword.intake.sources.common import (
-    MAX_DESCRIPTION,
-    MAX_KEY,
-    MAX_LABEL_VALUE,
-    MAX_LINKS,
-    MAX_TITLE,
+    LabelMap,
     Notification,
     Status,
     bounded_labels,
     bounded_links,
     load_json,
-    utc,
     validate,
 )
+from afterword.workflows.models import MAX_DESCRIPTION, MAX_KEY, MAX_LABEL_VALUE, MAX_LINKS, MAX_NAME, MAX_TITLE
 
 NAME = "generic"
 SCHEMA_V1 = "afterword.alert/v1"
@@ -43,13 +40,13 @@ class Alert(BaseModel):
     severity: str | None = Field(
         default=None, max_length=64, description="your severity; the policy maps it (label `severity`)"
     )
-    service: str = Field(default="unknown", max_length=200)
-    team: str | None = Field(default=None, max_length=200)
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    service: str = Field(default="unknown", max_length=MAX_NAME)
+    team: str | None = Field(default=None, max_length=MAX_NAME)
+    labels: LabelMap = Field(default_factory=dict)
+    annotations: LabelMap = Field(default_factory=dict)
     links: list[str] = Field(default_factory=list, max_length=MAX_LINKS)
-    started_at: datetime | None = Field(default=None, description="RFC 3339; default: when received")
-    resolved_at: datetime | None = Field(default=None, description="RFC 3339, for status=resolved")
+    started_at: IncidentTime | None = Field(default=None, description="RFC 3339; default: when received")
+    resolved_at: IncidentTime | None = Field(default=None, description="RFC 3339, for status=resolved")
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     security: bool = False
     legal: bool = False
@@ -59,7 +56,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
     data = load_json(body)
     alert = validate(Alert, data, f"generic alert ({SCHEMA_V1})")
     now = datetime.now(UTC)
-    started = utc(alert.started_at) if alert.started_at else now
+    started = alert.started_at or now
     labels = bounded_labels(
         {"severity": alert.severity} if alert.severity else None,
         {k: v[:MAX_LABEL_VALUE] for k, v in alert.labels.items()},
@@ -76,7 +73,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
         links=bounded_links(alert.links),
         started_at=started,
         latest_start=started,
-        resolved_at=(utc(alert.resolved_at) if alert.resolved_at else now) if alert.status == "resolved" else None,
+        resolved_at=(alert.resolved_at or now) if alert.status == "resolved" else None,
         description=alert.description,
         security=alert.security,
         legal=alert.legal,

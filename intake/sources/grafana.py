@@ -10,24 +10,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from afterword.intake.sources import alertmanager
-from afterword.intake.sources.alertmanager import title_for
+from afterword.intake.sources.alertmanager import MAX_TRUNCATED, title_for
 from afterword.intake.sources.common import (
-    MAX_DESCRIPTION,
-    MAX_TITLE,
-    ZERO_TIME,
+    LabelMap,
     Notification,
     Status,
     bounded_labels,
     bounded_links,
-    clip,
     flags,
     load_json,
-    utc,
     validate,
 )
+from afterword.workflows.models import MAX_DESCRIPTION, MAX_TITLE, clip
 
 NAME = "grafana"
 
@@ -43,15 +40,15 @@ class Alert(alertmanager.Alert):
 class Payload(BaseModel):
     model_config = ConfigDict(extra="allow")
     version: str | None = None
-    orgId: int | None = None
+    orgId: StrictInt | None = Field(default=None, ge=0, le=2**63 - 1)  # Grafana's org ids are int64
     groupKey: str = Field(min_length=1)
-    truncatedAlerts: int = Field(default=0, ge=0)
+    truncatedAlerts: StrictInt = Field(default=0, ge=0, le=MAX_TRUNCATED)
     status: str = Field(pattern="^(firing|resolved)$")
     title: str | None = None
     message: str | None = None
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    groupLabels: LabelMap = Field(default_factory=dict)
+    commonLabels: LabelMap = Field(default_factory=dict)
+    commonAnnotations: LabelMap = Field(default_factory=dict)
     externalURL: str | None = None
     alerts: list[Alert] = Field(min_length=1)
 
@@ -68,7 +65,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
     if payload.truncatedAlerts:
         labels["afterword_truncated_alerts"] = str(payload.truncatedAlerts)
     annotations = bounded_labels(payload.commonAnnotations)
-    ends = [utc(a.endsAt) for a in payload.alerts if a.endsAt is not None and utc(a.endsAt) > ZERO_TIME]
+    ends = [a.endsAt for a in payload.alerts if a.endsAt is not None]
     resolved = payload.status == "resolved"
     security, legal = flags(labels)
     title = title_for(labels, annotations, len(payload.alerts), payload.truncatedAlerts)
@@ -84,8 +81,8 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
         links=bounded_links(
             [payload.externalURL] + [u for a in payload.alerts for u in (a.dashboardURL, a.panelURL, a.generatorURL)]
         ),
-        started_at=min(utc(a.startsAt) for a in payload.alerts),
-        latest_start=max(utc(a.startsAt) for a in firing),
+        started_at=min(a.startsAt for a in payload.alerts),
+        latest_start=max(a.startsAt for a in firing),
         resolved_at=(max(ends) if ends else None) if resolved else None,
         description=clip(payload.message or payload.title or "", MAX_DESCRIPTION),
         security=security,

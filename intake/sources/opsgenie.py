@@ -9,24 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from afterword.intake.moments import check_window
+from afterword.intake.refusals import Malformed
 from afterword.intake.sources.common import (
-    MAX_DESCRIPTION,
-    MAX_TITLE,
+    LabelMap,
     Notification,
     Status,
     bounded_labels,
-    clip,
     flags,
     load_json,
     validate,
 )
+from afterword.workflows.models import MAX_DESCRIPTION, MAX_TITLE, clip
 
 NAME = "opsgenie"
 DESCRIPTION_LIMIT = 1_000  # Opsgenie truncates description and details at this length
+Epoch = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]  # Opsgenie's times are Java longs
 
 
 class Alert(BaseModel):
@@ -41,9 +43,9 @@ class Alert(BaseModel):
     source: str | None = None
     team: str | None = None
     tags: list[str] = Field(default_factory=list)
-    details: dict[str, Any] = Field(default_factory=dict)
-    createdAt: int | None = None
-    updatedAt: int | None = None
+    details: LabelMap = Field(default_factory=dict)  # Opsgenie's custom properties: text to text
+    createdAt: Epoch | None = None
+    updatedAt: Epoch | None = None
 
 
 class Payload(BaseModel):
@@ -53,15 +55,15 @@ class Payload(BaseModel):
     integrationName: str | None = None
 
 
-def epoch(value: int | None) -> datetime | None:
-    """Opsgenie sends createdAt in milliseconds and updatedAt in nanoseconds."""
-    if value is None or value <= 0:
+def epoch(value: int | None, field: str) -> datetime | None:
+    """Opsgenie sends createdAt in milliseconds and updatedAt in nanoseconds; 0 or absent: None."""
+    if not value:
         return None
     seconds = value / 1e9 if value > 10**14 else value / 1e3
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+        return check_window(datetime.fromtimestamp(seconds, tz=UTC))
+    except (OverflowError, OSError, ValueError) as exc:
+        raise Malformed(f"Opsgenie webhook payload: alert.{field}: {value} is no time an incident has: {exc}") from None
 
 
 def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification:
@@ -69,8 +71,8 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
     alert = payload.alert
     action = payload.action.lower()
     now = datetime.now(UTC)
-    created = epoch(alert.createdAt) or now
-    updated = epoch(alert.updatedAt) or now
+    created = epoch(alert.createdAt, "createdAt") or now
+    updated = epoch(alert.updatedAt, "updatedAt") or now
     status = {"create": Status.FIRING, "close": Status.RESOLVED, "delete": Status.IGNORED}.get(action, Status.FIRING)
     tags = {tag.partition(":")[0]: tag.partition(":")[2] or "true" for tag in alert.tags[:32]}
     labels = bounded_labels(

@@ -1,34 +1,31 @@
 """PagerDuty v3 webhooks (incident.* events).
 
-The incident id (`data.id`, e.g. PGR0VU2) is the incident key; `X-Webhook-Id` identifies the delivery
-and stays the same across PagerDuty's retries, so the intake answers a retried delivery without doing
-the work twice. Priority (P1..) and urgency go into labels for the policy's severity mapping.
+The incident id (`data.id`, e.g. PGR0VU2) is the incident key; the event id (`event.id`) identifies
+the delivery: it stays the same across PagerDuty's retries, like the `X-Webhook-Id` header, and unlike
+the header it is signed, so a captured event re-sent under another header id is recognised too.
+Priority (P1..) and urgency go into labels for the policy's severity mapping.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from afterword.intake.moments import IncidentTime
 from afterword.intake.sources.common import (
-    MAX_DESCRIPTION,
-    MAX_TITLE,
     Notification,
     Status,
     bounded_labels,
     bounded_links,
-    clip,
     flags,
     load_json,
-    utc,
     validate,
 )
+from afterword.workflows.models import MAX_DESCRIPTION, MAX_TITLE, clip
 
 NAME = "pagerduty"
-WEBHOOK_ID = "X-Webhook-Id"
 RESOLVING = {"incident.resolved"}
 REOPENING = {"incident.reopened"}
 
@@ -49,7 +46,7 @@ class IncidentData(BaseModel):
     status: str | None = None
     incident_key: str | None = None
     html_url: str | None = None
-    created_at: datetime | None = None
+    created_at: IncidentTime | None = None
     urgency: str | None = None
     service: Reference | None = None
     priority: Reference | None = None
@@ -58,10 +55,10 @@ class IncidentData(BaseModel):
 
 class Event(BaseModel):
     model_config = ConfigDict(extra="allow")
-    id: str = ""
+    id: str = Field(min_length=1, max_length=200)  # signed with the body: the delivery's identity
     event_type: str = Field(min_length=1)
     resource_type: str = ""
-    occurred_at: datetime
+    occurred_at: IncidentTime
     agent: Reference | None = None
     data: dict[str, Any]
 
@@ -73,21 +70,24 @@ class Envelope(BaseModel):
 
 def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification:
     event = validate(Envelope, load_json(body), "PagerDuty v3 webhook").event
-    delivery = (headers or {}).get(WEBHOOK_ID) or event.id or None
-    occurred = utc(event.occurred_at)
+    # the event id, not the X-Webhook-Id header: the signature covers the body, never the headers, so a
+    # captured event re-sent under a new header id is still recognised (both are stable across retries)
+    delivery = event.id
+    occurred = event.occurred_at
     if not event.event_type.startswith("incident.") or event.resource_type not in ("", "incident"):
         # service/other events carry no incident: acknowledged and logged, nothing started
         return Notification(
             source=NAME,
-            key=f"event:{event.id or event.event_type}",
+            key=f"event:{event.id}",
             status=Status.IGNORED,
             delivery_id=delivery,
+            sent_at=occurred,
             title=event.event_type,
             started_at=occurred,
             latest_start=occurred,
             note=f"{event.event_type} is not an incident event",
         )
-    data = validate(IncidentData, event.data, "PagerDuty v3 webhook: event.data")
+    data = validate(IncidentData, event.data, "PagerDuty v3 webhook", within=("event", "data"))
     labels = bounded_labels(
         {
             "priority": data.priority.summary if data.priority else None,
@@ -98,7 +98,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
             "team": data.teams[0].summary if data.teams else None,
         }
     )
-    started = utc(data.created_at) if data.created_at else occurred
+    started = data.created_at or occurred
     if event.event_type in RESOLVING:
         status = Status.RESOLVED
     elif event.event_type in REOPENING:
@@ -113,6 +113,7 @@ def parse(body: bytes, headers: Mapping[str, str] | None = None) -> Notification
         key=data.id,
         status=status,
         delivery_id=delivery,
+        sent_at=occurred,
         title=clip(data.title or f"PagerDuty incident {data.id}", MAX_TITLE),
         service=(data.service.summary if data.service and data.service.summary else "unknown"),
         team=labels.get("team"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -29,6 +29,21 @@ def example(name: str) -> bytes:
 
 def example_json(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(example(name))
+    return data
+
+
+PAGERDUTY_TRIGGERED_AT = datetime(2026, 11, 20, 14, 2, 30, 112000, tzinfo=UTC)  # pagerduty-triggered.json
+
+
+def recent_pagerduty(name: str) -> dict[str, Any]:
+    """A PagerDuty example with its times moved as if the incident had triggered five minutes ago (a
+    signed event's occurred_at must be recent), the examples' order kept."""
+    data = example_json(f"pagerduty-{name}.json")
+    shift = datetime.now(UTC) - timedelta(minutes=5) - PAGERDUTY_TRIGGERED_AT
+    event = data["event"]
+    for holder, name in ((event, "occurred_at"), (event["data"], "created_at")):
+        if name in holder:
+            holder[name] = (datetime.fromisoformat(holder[name]) + shift).isoformat()
     return data
 
 
@@ -123,3 +138,32 @@ class FakePolicies:
             flap_window=self.flap_window,
             rules=lambda _incident: PostmortemRules.model_construct(org=org, severity=severity),
         )
+
+
+def over_caps(incident: Incident) -> list[str]:
+    """The incident's text that exceeds what workflow history may carry (docs/intake.md, "Bounds")."""
+    from afterword.workflows import models as m
+
+    found = [
+        f"{name}: {len(value)} > {cap}"
+        for name, value, cap in (
+            ("org", incident.org, m.MAX_ORG),
+            ("key", incident.key, m.MAX_KEY + m.MAX_KEY_SUFFIX),
+            ("source", incident.source, m.MAX_WORD),
+            ("severity", incident.severity, m.MAX_WORD),
+            ("title", incident.title, m.MAX_TITLE),
+            ("service", incident.service, m.MAX_NAME),
+            ("team", incident.team or "", m.MAX_NAME),
+            ("description", incident.description, m.MAX_DESCRIPTION),
+        )
+        if len(value) > cap
+    ]
+    for kind, text in (("labels", incident.labels), ("annotations", incident.annotations)):
+        if len(text) > m.MAX_LABELS:
+            found.append(f"{kind}: {len(text)} entries > {m.MAX_LABELS}")
+        found += [f"{kind}: a name of {len(k)}" for k in text if len(k) > m.MAX_NAME]
+        found += [f"{kind}.{k[:20]}: {len(v)}" for k, v in text.items() if len(v) > m.MAX_LABEL_VALUE]
+    if len(incident.links) > m.MAX_LINKS:
+        found.append(f"links: {len(incident.links)} > {m.MAX_LINKS}")
+    found += [f"a link of {len(link)}" for link in incident.links if len(link) > m.MAX_LINK]
+    return found

@@ -158,3 +158,47 @@ def test_config_file_is_validated_with_the_key_named(tmp_path: Path) -> None:
     config.write_text('[intake]\nmax_body_bytes = 65536\ntemporal_timeout = "3s"\n')
     loaded = load_config(config)
     assert loaded.max_body_bytes == 65536 and loaded.temporal_timeout.total_seconds() == 3
+
+
+def test_a_source_that_will_refuse_everything_is_said_loudly_at_start_with_what_to_configure(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from afterword.intake.server import build_app
+    from afterword.settings import Settings
+
+    from .fakes import FakePolicies, FakeStarter
+
+    def warnings_for(host: str, config: IntakeConfig) -> list[str]:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="afterword.intake"):
+            build_app(FakeStarter(), Settings(data_dir=tmp_path, intake_host=host), FakePolicies(), config=config,
+                      env={"T": "token"})
+        return [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+
+    exposed = warnings_for("0.0.0.0", IntakeConfig(sources={"opsgenie": SourceConfig(enabled=False)}))
+    refusing = [w for w in exposed if "REFUSES EVERY DELIVERY" in w]
+    assert [w.split()[2] for w in refusing] == ["alertmanager", "pagerduty", "grafana", "generic"]  # not opsgenie
+    pagerduty_warning = next(w for w in refusing if " pagerduty " in w)
+    assert "0.0.0.0" in pagerduty_warning and '[intake.sources.pagerduty] signing_secrets = ["env:' in pagerduty_warning
+    assert any("accepts no alerts at all" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+
+    configured = IntakeConfig(sources={name: SourceConfig(bearer_tokens=["env:T"]) for name in (
+        "alertmanager", "grafana", "generic")} | {"pagerduty": SourceConfig(signing_secrets=["env:T"]),
+                                                 "opsgenie": SourceConfig(tokens=["env:T"])})
+    assert warnings_for("0.0.0.0", configured) == []
+    one_missing = IntakeConfig(sources={**configured.sources, "generic": SourceConfig()})
+    assert [w.split()[2] for w in warnings_for("0.0.0.0", one_missing)] == ["generic"]  # but others accept
+    assert warnings_for("127.0.0.1", configured) == []
+
+
+def test_grafana_signing_without_a_timestamp_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from afterword.intake.server import build_app
+    from afterword.settings import Settings
+
+    from .fakes import FakePolicies, FakeStarter
+
+    config = IntakeConfig(sources={"grafana": SourceConfig(signing_secrets=["env:T"])}, allow_unauthenticated=True)
+    with caplog.at_level("WARNING", logger="afterword.intake"):
+        build_app(FakeStarter(), Settings(data_dir=tmp_path), FakePolicies(), config=config, env={"T": "t"})
+    assert any("signs without a timestamp" in r.getMessage() and "timestamp_header" in r.getMessage()
+               for r in caplog.records)

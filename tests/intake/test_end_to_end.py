@@ -6,6 +6,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
+import signal
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +28,7 @@ from afterword.runtime.dev_server import EmbeddedServer, free_port
 from afterword.workflows.models import Incident
 
 from .conftest import AM_TOKEN, PD_SECRET, Stack
-from .fakes import example_json
+from .fakes import example_json, over_caps, recent_pagerduty
 
 pytestmark = pytest.mark.e2e
 AM_HEADERS = {"Authorization": f"Bearer {AM_TOKEN}"}
@@ -123,8 +126,9 @@ async def test_pagerduty_signed_deliveries_retries_and_resolution(stack: Stack) 
     url = stack.alerts("pagerduty")
 
     async def deliver(name: str, webhook_id: str, secret: str = PD_SECRET) -> httpx.Response:
-        payload = example_json(f"pagerduty-{name}.json")
+        payload = recent_pagerduty(name)
         payload["event"]["data"]["id"] = incident_id
+        payload["event"]["id"] = f"{incident_id}-{name}"
         body = json.dumps(payload).encode()
         signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         headers = {
@@ -258,3 +262,57 @@ async def test_a_paced_postmortem_says_when_it_answers_and_a_restarted_intake_st
 
     again = await intake().accept("e2e", alertmanager.parse(bodies[1]), bodies[1])
     assert (again.action, again.workflow_id) == ("matched", held.workflow_id)
+
+
+async def test_an_opsgenie_team_of_200000_characters_reaches_history_cut_to_its_cap(stack: Stack) -> None:
+    alias = f"huge-team-{uuid.uuid4().hex[:8]}"
+    payload = example_json("opsgenie-create.json")
+    payload["alert"] |= {"alias": alias, "team": "t" * 200_000, "message": "m" * 50_000}
+    response = await post(stack.alerts("opsgenie"), payload)
+    assert response.status_code == 202, response.text
+    status = await stack.wait(response.json()["workflow_id"], {"awaiting_resolution"})  # read back from Temporal
+    assert len(status.incident.team or "") == 200 and len(status.incident.title) == 300
+    assert over_caps(status.incident) == []
+
+
+async def test_the_python_api_refuses_a_time_no_incident_has_and_starts_nothing(stack: Stack) -> None:
+    key = f"api-year1-{uuid.uuid4().hex[:8]}"
+    future = Incident(
+        org="e2e", key=key, title="Ledger job stuck", severity="SEV2", started_at=datetime.now(UTC) + timedelta(days=9)
+    )
+    with pytest.raises(ValueError, match=r"started_at: .* ahead of this host"):
+        await open_postmortem(stack.client, stack.settings, future)
+    with pytest.raises(ValueError, match="resolved_at"):
+        await resolve_postmortem(stack.client, stack.settings, "e2e", key, resolved_at=datetime(1, 1, 1, tzinfo=UTC))
+    assert await postmortem_count(stack.client, f"pm-e2e-{key}", expect=0) == 0
+
+
+async def test_a_newline_in_an_incident_key_cannot_forge_an_intake_log_line(stack: Stack, tmp_path: Path) -> None:
+    """`afterword intake` (the process the worker runs) writes what a sender chose as one escaped line."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **stack.settings.to_env(),
+        "AFTERWORD_DATA_DIR": str(tmp_path),
+        "AFTERWORD_INTAKE_PORT": str(port),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{stack.settings.embedded_port}",
+    }
+    command = [sys.executable, "-c", "from afterword.cli import entry; entry()", "intake"]
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        async with asyncio.timeout(60):
+            while b"listening on" not in await process.stdout.readline():
+                pass
+        forged = "k1\n2026-12-03 15:00:00,000 INFO afterword.intake: generic firing k2 -> started pm-e2e-k2"
+        alert = example_json("generic-firing.json") | {"key": forged, "severity": "SEV5"}  # policy: none
+        response = await post(f"http://127.0.0.1:{port}/v1/orgs/e2e/alerts/generic", alert)
+        assert response.status_code == 202 and response.json()["action"] == "ignored", response.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    lines = [line for line in stderr.decode().splitlines() if "generic firing" in line]
+    assert len(lines) == 1, stderr.decode()
+    assert "generic firing k1\\n2026-12-03 15:00:00,000 INFO" in lines[0] and "-> ignored" in lines[0]

@@ -19,7 +19,7 @@ from afterword.intake.configuration import IntakeConfig, SourceConfig
 from afterword.intake.server import build_app
 from afterword.settings import Settings
 
-from .fakes import FakePolicies, FakeStarter, example
+from .fakes import FakePolicies, FakeStarter, example, recent_pagerduty
 
 PD_SECRET = "pd-signing-secret"
 ENV = {"PD_SECRET": PD_SECRET, "AM_TOKEN": "am-token"}
@@ -75,13 +75,13 @@ async def test_alertmanager_firing_starts_a_postmortem_carrying_its_raw_payload(
 async def test_pagerduty_retry_with_the_same_webhook_id_is_answered_once(
     http: TestClient, starter: FakeStarter
 ) -> None:
-    body = example("pagerduty-triggered.json")
+    body = json.dumps(recent_pagerduty("triggered")).encode()
     first = await http.post("/v1/alerts/pagerduty", data=body, headers=pd_headers(body, "wh-42"))
     again = await http.post("/v1/alerts/pagerduty", data=body, headers=pd_headers(body, "wh-42"))
     assert first.status == again.status == 202
     assert (await again.json())["duplicate"] is True
     assert starter.count("open") == 1
-    ack = example("pagerduty-acknowledged.json")
+    ack = json.dumps(recent_pagerduty("acknowledged")).encode()
     third = await http.post("/v1/alerts/pagerduty", data=ack, headers=pd_headers(ack, "wh-43"))
     assert (await third.json())["action"] == "matched"
     assert len(starter.workflows) == 1

@@ -75,7 +75,7 @@ def test_pagerduty_lifecycle_events_map_to_one_incident() -> None:
     headers = {"X-Webhook-Id": "d6f6b3a0-0000-4000-8000-000000000001"}
     triggered = pagerduty.parse(example("pagerduty-triggered.json"), headers)
     assert (triggered.key, triggered.status) == ("PGR0VU2", Status.FIRING)
-    assert triggered.delivery_id == headers["X-Webhook-Id"]
+    assert triggered.delivery_id == "5ac64822-4adc-4fda-ade0-410becf0de4f"  # the signed event id, not the header
     assert triggered.labels["priority"] == "P1" and triggered.labels["urgency"] == "high"
     assert triggered.service == "checkout" and triggered.team == "payments"
     assert triggered.links[0] == "https://acme.pagerduty.com/incidents/PGR0VU2"
@@ -86,7 +86,7 @@ def test_pagerduty_lifecycle_events_map_to_one_incident() -> None:
     assert resolved.resolved_at == datetime(2026, 11, 20, 15, 12, 48, 901000, tzinfo=UTC)
     reopened = pagerduty.parse(example("pagerduty-reopened.json"))
     assert reopened.status is Status.REOPENED and reopened.latest_start > resolved.resolved_at
-    assert ack.delivery_id == "7b2e1c33-9f0a-4c5d-8e6f-1a2b3c4d5e6f"  # the event id without the header
+    assert ack.delivery_id == "7b2e1c33-9f0a-4c5d-8e6f-1a2b3c4d5e6f"
 
 
 def test_pagerduty_non_incident_events_are_ignored_not_refused() -> None:
