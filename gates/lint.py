@@ -1,18 +1,21 @@
-"""The blameless-language lint: rule-based, pure, fast.
+"""The blameless-language lint: rule-based, pure, fast, and exact about where each finding is.
 
 Postmortems stay useful only when people can describe what they did without fear, so wording that
 blames is a finding: naming people, judgement words, "human error" as a cause, counterfactuals about
-what someone should have done, a person or role as the subject of a failure, blame put on a team.
-System-focused sentences ("the load balancer failed to drain connections") are not findings: the
-failure rules look at the subject of the verb and only fire when it is a person, a role or a team.
+what someone should have done, a person or role as the subject of a failure or as the root cause, blame
+put on a team, vague culprits ("whoever", "the intern"). The same verbs with a system as their subject
+("the scheduler failed to renew its lease") are not findings: every structural rule finds its trigger
+first and then decides who the subject is.
 
-Not linted: code (fenced blocks, `inline`), link targets, HTML comments, Markdown blockquotes (`>`
-lines) and "quoted text", which the author marks as someone's words. Timeline rows and other table
-rows (lines starting with a time, or `|`) record who did what; they are exempt from the naming and
-role rules, but judgement words and counterfactuals are still findings there.
+People are recognised without a roster: first names come from a maintained lexicon
+(`gates/name_lexicon.py`), full names, @handles and e-mail-like handles from their shape; the roster adds
+aliases and roles. Capitalised words for systems are told apart by the policy's service catalogue and
+`[language] not_people`, well-known product names, and the document's own vocabulary ("the Jane
+service", "Hermes, our gateway", `service=jane`).
 
-The text is masked, not cut: masked characters become spaces, so offsets in the masked text are
-offsets in the original and every finding has an exact line and column.
+The rule sets are per language (`gates/lint_rules.py`); the engine here is shared. What is not read
+(code, quotes, comments, front matter) is masked, not cut (`gates/lint_markdown.py`), so every finding's
+line, column and end column point at its words in the original text.
 """
 
 from __future__ import annotations
@@ -20,103 +23,15 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from afterword.gates.fast_regex import Encoded, Finder, starts_word
+from afterword.gates.lint_markdown import Prepared, prepare, section_key
+from afterword.gates.lint_rules import RULE_SETS, RuleSet
+from afterword.gates.name_lexicon import KNOWN_SYSTEMS, NameLexicon, lexicon
 from afterword.policies.gates_schema import LANGUAGE_RULES, LanguagePolicy, Severity
 from afterword.workflows.models import Finding
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# --- vocabularies -----------------------------------------------------------------------------------
-
-JUDGEMENT_WORDS: tuple[str, ...] = (
-    r"careless(?:ly|ness)?",
-    r"negligen(?:t|tly|ce)",
-    r"sloppy",
-    r"sloppi(?:ly|ness)",
-    r"lazy",
-    r"lazi(?:ly|ness)",
-    r"incompeten(?:t|ce|tly)",
-    r"stupid(?:ly|ity)?",
-    r"dumb",
-    r"reckless(?:ly|ness)?",
-    r"irresponsibl[ey]",
-    r"inexcusabl[ey]",
-    r"foolish(?:ly)?",
-    r"idiot(?:ic|s)?",
-    r"clueless",
-    r"thoughtless(?:ly)?",
-    r"bonehead(?:ed)?",
-    r"boneheaded",
-    r"blunder(?:ed|s)?",
-    r"inattentive",
-    r"amateurish",
-    r"half-assed",
-    r"unprofessional(?:ly)?",
-    r"should have known better",
-    r"dropped the ball",
-    r"asleep at the wheel",
-    r"rookie mistake",
-    r"(?:made|makes|making) (?:a|an|another|the|this|that) (?:\w+ )?mistake",
-    r"mistake (?:by|of)",
-    r"(?:his|her|their|my|your) (?:own )?(?:mistake|fault|error|blunder|oversight)",
-)
-PERSON_NOUNS = _words(
-    """engineer engineers developer developers dev devs operator operators admin admins administrator
-    administrators sre sres dba dbas on-call oncall on-caller on-callers intern interns hire hires junior juniors
-    contractor contractors employee employees staff person someone somebody nobody everyone anyone user users
-    reviewer reviewers author authors owner manager managers lead tester testers analyst architect responder
-    responders commander colleague colleagues teammate teammates coworker coworkers programmer programmers
-    he she they i we you him her them guy guys newbie newcomer trainee"""
-)
-TEAM_NOUNS = _words("team teams squad squads department departments devops ops qa folks crew")
-ADVERBS = _words(
-    """also then again just simply accidentally mistakenly inadvertently unfortunately clearly apparently
-    obviously still never somehow once later quickly repeatedly"""
-)
-CLAUSE_WORDS = _words(
-    """and but because when while so after before since as although though if that which who where then
-    until unless or"""
-)
-_AMBIGUOUS_NAMES = _words(
-    "Will Mark Grant May June April Bill Rob Pat Sue Art Jack Frank Hope Faith Grace Joy Rose Dawn Summer Guy "
-    "Drew Chase Max Page Sky Ray Dean Gene Lane Miles Rich Amber Ruby Julia Crystal Iris Ivy Lily Olive Chip "
-    "Buck Hunter Sandy Penny Holly Melody Carol Christian Jordan Austin Taylor Morgan Casey Riley Quinn Avery "
-    "Hugo Oscar"
-)
-COMMON_FIRST_NAMES = _words(
-    """James John Robert Michael David Richard Joseph Thomas Charles Daniel Matthew Anthony Donald Steven Paul
-    Andrew Joshua Kenneth Kevin Brian George Timothy Ronald Jason Edward Jeffrey Ryan Jacob Gary Nicholas Eric
-    Jonathan Stephen Larry Justin Scott Brandon Benjamin Samuel Gregory Alexander Patrick Jack Dennis Jerry
-    Tyler Aaron Jose Adam Nathan Henry Zachary Douglas Peter Kyle Noah Ethan Jeremy Walter Christian Keith
-    Roger Terry Austin Sean Gerald Carl Harold Dylan Arthur Lawrence Jordan Jesse Bryan Billy Bruce Gabriel
-    Joe Logan Alan Juan Albert Willie Elijah Wayne Randy Vincent Mary Patricia Jennifer Linda Elizabeth
-    Barbara Susan Jessica Sarah Karen Lisa Nancy Betty Sandra Margaret Ashley Kimberly Emily Donna Michelle
-    Carol Amanda Melissa Deborah Stephanie Dorothy Rebecca Sharon Laura Cynthia Amy Kathleen Angela Shirley
-    Brenda Emma Anna Pamela Nicole Samantha Katherine Christine Helen Debra Rachel Carolyn Janet Maria
-    Catherine Heather Diane Olivia Julie Joyce Victoria Ruth Virginia Lauren Kelly Christina Joan Evelyn
-    Judith Andrea Hannah Megan Cheryl Jacqueline Martha Madison Teresa Gloria Sara Janice Ann Kathryn Abigail
-    Sophia Frances Jean Alice Judy Isabella Julia Beverly Denise Marilyn Amber Danielle Brittany Diana
-    Natalie Sophie Bob Dave Mike Tom Tim Jim Steve Chris Matt Dan Ben Nick Alex Sam Tony Jake Josh Kate Liz
-    Jen Meg Priya Raj Rahul Amit Wei Li Ming Chen Yuki Hiroshi Kenji Olga Ivan Dmitri Sergei Fatima Ahmed
-    Mohammed Omar Ali Hassan Lars Sven Anders Pierre Jean Luca Marco Giulia Carlos Miguel Diego Sofia Ana
-    Lucia Mateo Hugo Chloe Zoe Mia Leo Finn Oscar Ella Grace Lily Ava Nora Ravi Sanjay Deepak Anil Sunil
-    Kwame Ama Kofi Chidi Ngozi Tunde Femi Aisha Zara Yusuf Mehmet Ayse Emre Kai Noor Leila Reza Dara Erin
-    Morgan Casey Taylor Jamie Riley Quinn Avery Bruno Emeka Farah Goran Hana Jonas Keiko Lena Bjorn"""
-)
-_PLAIN_FIRST_NAMES = COMMON_FIRST_NAMES - _AMBIGUOUS_NAMES
-_DETERMINERS = _words("the a an our this that their its one another some every each new old")
-_NOT_NAMES = _words(
-    """The This That These Those It Its We Our Us They Their He She His Her A An In On At By For From To Of
-    After Before During When While If Then So But And Or As Because Since Until Once Also Each Every All
-    Some No None Nothing Everything There Here What Which Who Why How Monday Tuesday Wednesday Thursday
-    Friday Saturday Sunday January February March April May June July August September October November
-    December UTC"""
-)
 
 # --- suggestions ------------------------------------------------------------------------------------
 
@@ -130,82 +45,69 @@ _SUGGEST: dict[str, str] = {
     "person-failure": 'make the system the subject, e.g. "the deploy pipeline did not require the migration check"',
     "team-blame": 'describe the change and the missing safeguard, e.g. "a schema change reached production '
     'without a review gate"',
+    "root-cause": 'give the conditions as the cause, e.g. "the console allowed a delete without confirmation"',
+    "vague-culprit": 'describe the action and what allowed it, e.g. "a manual change to the crontab was not '
+    'reviewed"',
 }
 
-# --- masking ----------------------------------------------------------------------------------------
+# Subject kinds, by how sure the lint is that they are people.
+_NAMED = frozenset({"roster", "name", "fullname", "handle", "email", "ambiguous", "unknown-full"})
+_STRONG = frozenset({"roster", "name", "fullname", "handle", "email", "ambiguous", "role", "team", "vague", "pronoun"})
+_WEAK = _STRONG | {"unknown", "unknown-full"}
+_HARM_OK = _STRONG | {"unknown-full"}
+_DESCRIBE = {
+    "roster": "a person on the roster",
+    "name": "a first name (name lexicon)",
+    "ambiguous": "a first name that is also a word, used here for a person",
+    "unknown": "a capitalised word that is neither an English word nor a known system, used here for a person",
+    "unknown-full": "a full name",
+    "fullname": "a full name",
+    "handle": "an @handle",
+    "email": "an e-mail-like handle",
+    "role": "a person by role",
+    "team": "a team",
+    "vague": "a vague culprit",
+    "pronoun": "a person (pronoun)",
+}
 
-_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
-_TIME_ROW = re.compile(r"^[ \t]*(?:[-*+][ \t]+)?(?:\*\*)?(?:\d{4}-\d{2}-\d{2}[ T]?)?\d{1,2}:\d{2}\b")
-_BLOCK_START = re.compile(r"^[ \t]*(?:#{1,6}[ \t]|[-*+][ \t]|\d+[.)][ \t]|\||>|$)")
-_INLINE_MASKS = re.compile(
-    r"`+[^`\n]*`+"  # inline code
-    r"|<!--[\s\S]*?-->"  # HTML comments
-    r"|\]\([^)\s]*\)"  # link targets
-    r"|https?://\S+"  # bare URLs
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses: contact details, not wording
-    r"|\"[^\"\n]{1,400}\"|\u201c[^\u201d\n]{1,400}\u201d"  # quotes the author marks
+_TOKEN = re.compile(r"@?[^\W_](?:[\w'\u2019@+.-]*[^\W_])?")
+# What ends a sentence or a clause for the subject search (see `_sentence_start`).
+_SEPARATORS = (
+    ". ", ".\n", "! ", "!\n", "? ", "?\n", "; ", ";\n", ": ", ":\n", "(", ")", "[", "]", "|", " - ",
+    "\u2014", "\u2013", "\u2026", "\x1f",
+)
+_BLOCK_START = re.compile(r"[ \t]*(?:[-*+]|\d+[.)]|#{1,6})[ \t]+|[ \t]*$")
+_CAPITALISED = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de][\w'\u2019-]*")
+_HANDLE = re.compile(r"[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?")
+_LOCAL_PART = re.compile(r"[\w.+-]+")  # read backwards from an "@"
+_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_PAST = re.compile(r"[a-z]{2,}(?:ed|'d)$")
+_NOT_PAST_WORDS = "need seed bed red shed speed feed embed weed breed proceed exceed succeed indeed"
+_NOT_PAST = frozenset(_NOT_PAST_WORDS.split())
+_PREPOSITIONS = frozenset(["on", "in", "from", "of", "at", "with", "within"])
+_POSSESSIVE_END = ("'s", "\u2019s", "'", "\u2019")
+_UNSEEN = "unseen"
+# Short words that say which language a text is in (see `Linter._languages_of`).
+_MARKERS: dict[str, tuple[str, ...]] = {
+    "en": (" the ", " and "),
+    "fr": (" les ", " des ", " une "),
+}
+# Sentence-initial capitals that are never a person, whatever the name lexicon says ("The" is a name there).
+_FUNCTION_WORDS = frozenset(
+    w
+    for rs in RULE_SETS.values()
+    for group in (
+        rs.determiners, rs.clause_words, rs.pronouns, rs.plural_pronouns, rs.collective, rs.adverbs, rs.fillers
+    )
+    for w in group
 )
 
 
-def _blank(text: str) -> str:
-    return "".join("\n" if c == "\n" else " " for c in text)
-
-
-@dataclass(frozen=True)
-class Masked:
-    """The document with unlintable parts blanked; `prose` also blanks table and timeline rows."""
-
-    full: str
-    prose: str
-
-
-def mask(text: str, skip_sections: Sequence[str] = ()) -> Masked:
-    lines = text.split("\n")
-    full: list[str] = []
-    prose: list[str] = []
-    fence: str | None = None
-    skipping = False
-    skip = {s.strip().lower() for s in skip_sections}
-    for index, line in enumerate(lines):
-        opener = _FENCE.match(line)
-        if fence is not None:
-            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
-                fence = None
-            full.append(" " * len(line))
-            prose.append(" " * len(line))
-            continue
-        if opener:
-            fence = opener.group(1)
-            full.append(" " * len(line))
-            prose.append(" " * len(line))
-            continue
-        heading = re.match(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", line)
-        if heading:
-            skipping = heading.group(1).strip().lower() in skip
-        if skipping or re.match(r"^[ \t]{0,3}>", line):
-            full.append(" " * len(line))
-            prose.append(" " * len(line))
-            continue
-        full.append(line)
-        is_row = line.lstrip().startswith("|") or bool(_TIME_ROW.match(line))
-        prose.append(" " * len(line) if is_row else line)
-        # A newline inside a paragraph is a space; one before a new block is a clause boundary (\x1f).
-        if index + 1 < len(lines) and _BLOCK_START.match(lines[index + 1]):
-            full[-1] += "\x1f"
-            prose[-1] += "\x1f"
-        else:
-            full[-1] += " "
-            prose[-1] += " "
-    joined_full = "".join(full)[: len(text)]
-    joined_prose = "".join(prose)[: len(text)]
-    return Masked(_mask_inline(joined_full), _mask_inline(joined_prose))
-
-
-def _mask_inline(text: str) -> str:
-    return _INLINE_MASKS.sub(lambda m: _blank(m.group(0)), text)
-
-
-# --- the linter -------------------------------------------------------------------------------------
+def _bare(token: str) -> str:
+    for end in _POSSESSIVE_END:
+        if token.endswith(end) and len(token) > len(end):
+            return token[: -len(end)]
+    return token
 
 
 @dataclass(frozen=True)
@@ -215,6 +117,7 @@ class Person:
 
 
 def roster(people: object) -> list[Person]:
+    """The policy's `[[people]]` as spellings (name, aliases, first name, handle) and a role."""
     found: list[Person] = []
     if not isinstance(people, list):
         return found
@@ -238,6 +141,32 @@ def roster(people: object) -> list[Person]:
     return found
 
 
+def policy_services(policy: Mapping[str, Any]) -> set[str]:
+    """The service catalogue a policy holds: the services its evidence sources are scoped to and the
+    services its Prometheus queries are keyed by."""
+    names: set[str] = set()
+    evidence = policy.get("evidence") or {}
+    if not isinstance(evidence, Mapping):
+        return names
+    for value in evidence.values():
+        sources = value if isinstance(value, list) else [value]
+        for source in sources:
+            if isinstance(source, Mapping):
+                names.update(str(s) for s in source.get("services") or [] if s)
+                queries = source.get("queries")
+                if isinstance(queries, Mapping):
+                    names.update(str(k) for k in queries if k != "*")
+    return names
+
+
+@dataclass(frozen=True)
+class Subject:
+    kind: str
+    start: int
+    end: int
+    text: str
+
+
 @dataclass(frozen=True)
 class Hit:
     rule: str
@@ -246,421 +175,788 @@ class Hit:
     message: str
     suggestion: str
     severity: Severity | None = None  # custom phrases carry their own
+    why: str = ""  # what fired and why: `afterword lint --explain`
+    text: str = ""  # the words, as written
+    language: str = "en"
 
 
-_W = r"[A-Za-z][\w'-]*"
-_FAILURE = (
-    r"(?:failed|forgot|neglected|omitted|refused|didn't bother|did not bother|bothered) to\b|forgot\b|overlooked\b"
-    r"|ignored\b|missed\b|messed up\b|screwed up\b|botched\b|did(?:n't| not) (?:check|test|follow|read|verify|"
-    r"review|look|bother)\b|never (?:checked|tested|bothered|verified)\b"
-)
-_BLAME_ACTION = (
-    r"(?:broke|dropped|wiped|took down|brought down|corrupted|truncated|overwrote|caused|misconfigured|"
-    r"messed up|screwed up|botched|pushed (?:a |an |the )?(?:bad|broken|faulty|buggy|wrong))\b"
-)
-_COUNTERFACTUAL = r"(?:should|could|would|ought to|must)(?:n't| not)? have\b|should've\b|could've\b"
-_HUMAN_ERROR = re.compile(
-    r"\b(?:human|operator|user|engineer|pilot|personnel|manual|people|staff|individual)[ -](?:error|mistake|"
-    r"failure|fault)s?\b",
-    re.IGNORECASE,
-)
-_HUMAN_ERROR_NEGATED = re.compile(
-    r"(?:\bnot|\bnever|rather than|instead of|\bno|\bisn't|\bwasn't)\s+(?:a\s+)?$", re.IGNORECASE
-)
-_POSSESSIVE_BLAME = re.compile(
-    r"\b(" + _W + r"(?:\s+" + _W + r")?)(?:'s|s')\s+(?:own\s+)?(?:fault|mistake|error|blunder|screw-?up|oversight|"
-    r"negligence|carelessness|bad)\b"
-    # "the API's error rate", "Postgres' error log", "the zone's fault domain" describe systems
-    r"(?!\s+(?:logs?|rates?|messages?|budgets?|codes?|pages?|handling|counts?|paths?|spikes?|tolerance|"
-    r"domains?|injection|detection|reporting|metrics?|responses?|states?))",
-    re.IGNORECASE,
-)
-_BLAME_WORDS = re.compile(
-    r"\b(?:fault of|blame (?:lies with|goes to|is on|on)|to blame|is to blame|are to blame|blamed?|"
-    r"because of|caused by|thanks to)\s+(?:the\s+)?(" + _W + r"(?:\s+" + _W + r")?)",
-    re.IGNORECASE,
-)
-_BLAME_PREDICATE = re.compile(
-    r"\b(?:is|are|was|were)\s+(?:to\s+blame|at\s+fault|(?:solely\s+)?responsible\s+for\s+(?:the|this)\s+"
-    r"(?:outage|incident|failure|breakage|mess))\b",
-    re.IGNORECASE,
-)
-_IF_HAD = re.compile(r"\bif\s+(?:only\s+)?(" + _W + r"(?:\s+" + _W + r"){0,2}?)\s+had(?:n't)?\b", re.IGNORECASE)
-# A capitalised word that is a common first name, unless it is also an everyday word or a product name
-# ("Grace period", "Will", "Julia" the language); matched against COMMON_FIRST_NAMES at run time.
-_FIRST_NAME = re.compile(r"(?<![\w@.#/-])([A-Z][a-z]{2,})(?:'s)?(?![\w@-]|\.\w)")
-_MENTION = re.compile(r"(?<![\w.@/])@([A-Za-z0-9][\w.-]*[A-Za-z0-9]|[A-Za-z0-9])")
+_PRIORITY = {
+    "root-cause": 0,
+    "counterfactual": 1,
+    "person-failure": 2,
+    "vague-culprit": 3,
+    "team-blame": 4,
+    "naming": 4,
+    "judgement": 6,
+    "human-error": 6,
+    "custom": 8,
+}
+_INDEPENDENT = frozenset({"judgement", "human-error", "custom"})  # they say something the others do not
 
 
-def _name_position(text: str, name: str, before: int) -> int:
-    """Where the subject `name` of a verb at `before` is written (the finding points at the name)."""
-    found = text.rfind(name, max(0, before - 160), before)
-    return found if found >= 0 else before
+_NEVER = r"\b\B"  # matches nothing: a rule set without this kind of trigger
+# "the API's error rate", "Postgres' error log": a system's metric, not a person's fault
+_POSSESSIVE_SYSTEM = re.compile(
+    r"\s+(?:rates?|budgets?|logs?|messages?|codes?|pages?|handling|counts?|paths?|spikes?|tolerance|domains?|"
+    r"injection|detection|reporting|metrics?|responses?|states?|classes?|types?)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    rules: RuleSet
+    failure: Finder
+    harm: Finder
+    modal: Finder
+    predicate: Finder
+    attribution: Finder
+    possessive: Finder
+    omission: Finder
+    had: Finder
+    if_lead: Finder
+    if_tail: re.Pattern[str]
+    root_cause: Finder
+    judgement: Finder
+    human_error: Finder
+    human_error_negated: re.Pattern[str]
+    vague_alone: Finder
+
+
+def _compile(rules: RuleSet, extra_judgement: Sequence[str]) -> _Compiled:
+    def rx(source: str | None) -> Finder:
+        return Finder(r"\b(?:" + (source or _NEVER) + r")")
+
+    words = [*rules.judgement, *(r"\s+".join(re.escape(w) for w in word.split()) for word in extra_judgement)]
+    return _Compiled(
+        rules=rules,
+        failure=rx(rules.failure),
+        harm=rx(rules.harm),
+        modal=rx(rules.modal),
+        predicate=rx(rules.blame_predicate),
+        attribution=rx(rules.attribution),
+        possessive=Finder(r"(?:'s|\u2019s|s'|s\u2019)\s+(?:" + (rules.possessive or _NEVER) + ")"),
+        omission=rx(rules.omission_tail),
+        had=rx(rules.had_lead),
+        if_lead=rx(rules.if_lead),
+        if_tail=re.compile(r"\s*(?:" + rules.if_tail + ")", re.IGNORECASE),
+        root_cause=rx(rules.root_cause),
+        judgement=Finder(r"\b(?:" + "|".join(words) + r")\b"),
+        human_error=rx(rules.human_error),
+        human_error_negated=re.compile(rules.human_error_negated, re.IGNORECASE),
+        vague_alone=Finder(r"\b(?:" + rules.vague_alone + r")\b"),
+    )
+
+
+class _Match:
+    """A trigger's span in the masked text, with the accessors of `re.Match` the rules use."""
+
+    __slots__ = ("_end", "_start", "_text")
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self._text, self._start, self._end = text, start, end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def group(self, index: int = 0) -> str:
+        return self._text[self._start : self._end]
+
+
+def _words_at(finder: Finder, doc: Prepared, anywhere: bool = False) -> Iterator[_Match]:
+    """Matches that begin a word (RE2's `\\b` is ASCII-only; "'" and "-" join words here), or all of them."""
+    text = doc.masked
+    encoded = doc.encoded or Encoded(text)
+    for start, end in finder.spans(encoded):
+        if anywhere or starts_word(text, start):
+            yield _Match(text, start, end)
 
 
 class Linter:
     """Compiled once per policy and roster; `lint(text)` returns findings in document order."""
 
-    def __init__(self, policy: LanguagePolicy, people: Sequence[Person] = ()) -> None:
+    def __init__(
+        self,
+        policy: LanguagePolicy,
+        people: Sequence[Person] = (),
+        services: Iterable[str] = (),
+        names: NameLexicon | None = None,
+    ) -> None:
         self.policy = policy
         self.people = list(people)
+        self.names = names or lexicon()
         self._spelling_role: dict[str, str | None] = {}
         for person in self.people:
             for spelling in person.spellings:
-                self._spelling_role.setdefault(spelling.lower(), person.role)
+                self._spelling_role.setdefault(" ".join(spelling.split()).lower(), person.role)
         roster_words = sorted(self._spelling_role, key=len, reverse=True)
         self._roster_rx = (
-            re.compile(
-                r"(?<![\w@.-])(?:"
-                + "|".join(r"\s+".join(re.escape(w) for w in s.split()) for s in roster_words)
-                + r")(?![\w-]|[.@]\w)",
-                re.IGNORECASE,
-            )
+            Finder(r"(?:" + "|".join(r"\s+".join(re.escape(w) for w in s.split()) for s in roster_words) + r")")
             if roster_words
             else None
         )
-        words = list(JUDGEMENT_WORDS) + [re.escape(w) for w in policy.judgement_words]
-        self._judgement = re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE)
-        self._failure = re.compile(r"\b(?:" + _FAILURE + r")", re.IGNORECASE)
-        self._blame_action = re.compile(r"\b" + _BLAME_ACTION, re.IGNORECASE)
-        self._counterfactual = re.compile(r"\b(?:" + _COUNTERFACTUAL + r")", re.IGNORECASE)
-        self._custom = [(p, re.compile(p.regex(), re.IGNORECASE)) for p in policy.phrases]
+        self.not_people = {" ".join(n.name.split()).lower(): n.reason for n in policy.not_people}
+        self.services = {s.lower() for s in services}
+        self._system_words = frozenset(KNOWN_SYSTEMS | self.services | set(self.not_people))
+        self._sets = [_compile(RULE_SETS[code], policy.judgement_words) for code in dict.fromkeys(policy.languages)]
+        self._custom = [
+            (p, re.compile(p.regex(), re.IGNORECASE))
+            for p in policy.phrases
+            if p.language is None or p.language in policy.languages
+        ]
+        self._exceptions = [(e, re.compile(e.regex(), re.IGNORECASE)) for e in policy.exceptions]
         self._allow = (
             re.compile("|".join(re.escape(a) for a in sorted(policy.allowlist, key=len, reverse=True)), re.IGNORECASE)
             if policy.allowlist
             else None
         )
+        self._row_sections = [s for c in self._sets for s in c.rules.timeline_sections]
+        self._kinds: dict[str, str | None] = {}  # capitalised word -> its lexical kind, for every document
+        self._settings: dict[str, tuple[bool, Severity]] = {rule: policy.setting(rule) for rule in LANGUAGE_RULES}
 
-    # -- subject analysis --
+    # -- who is this? -----------------------------------------------------------------------------------
 
-    def _subject(self, text: str, end: int) -> tuple[str, str] | None:
-        """The head of the noun phrase right before `end`, and its kind: name, person, team or None.
+    def _is_system(self, word: str, doc: Prepared) -> bool:
+        low = word.lower()
+        return low in self._system_words or low in doc.system_words
 
-        "X deleted the bucket and caused ..." has its subject at the start of the sentence, so a verb
-        right after "and"/"then" takes the sentence's opening noun phrase instead.
-        """
-        window = text[max(0, end - 160) : end]
-        sentence = re.split(r"[.!?;:()\x1f\[\]]|\s-\s|\s\u2014\s", window)[-1]
-        clause = sentence.split(",")[-1]
-        tokens = re.findall(r"[A-Za-z@][\w'@.-]*", clause)
-        while tokens and tokens[-1].lower() in ADVERBS:
+    def _capitalised_kind(self, word: str, doc: Prepared) -> str | None:
+        bare = _bare(word)
+        kind = self._kinds.get(bare, _UNSEEN)
+        if kind is _UNSEEN:
+            if len(self._kinds) > 200_000:  # a bound for archive-wide scans of many documents
+                self._kinds.clear()
+            kind = self._kinds[bare] = self._lexical_kind(bare)
+        if kind is None or self._is_system(bare, doc):
+            return None
+        return kind
+
+    def _lexical_kind(self, bare: str) -> str | None:
+        """What a capitalised word is, by itself: a first name, an ambiguous one, an unknown word, or nothing."""
+        if len(bare) < 2 or not bare[0].isupper() or bare.lower() in _FUNCTION_WORDS:
+            return None
+        if bare.isupper() and len(bare) > 1:
+            return None  # DNS, API, SRE: acronyms (the roles among them are looked up in lower case)
+        kind = self.names.kind(bare)
+        if kind is not None:
+            return kind
+        if len(bare) < 3 or self.names.is_word(bare) or not bare.replace("-", "").isalpha():
+            return None
+        if any(c.isupper() for c in bare[1:]):
+            return None  # CamelCase: GitHub, PagerDuty, CloudFront
+        return "unknown"
+
+    def _classify(self, tokens: Sequence[tuple[str, int, int]], doc: Prepared, rs: RuleSet) -> Subject | None:
+        """The noun phrase that ends with the last token, if it is a person: what kind, and where it starts."""
+        word, start, end = tokens[-1]
+        bare = _bare(word)
+        low = bare.lower()
+        if low in rs.collective:
+            return None
+        if word.startswith("@"):
+            return Subject("handle", start, end, word)
+        if "@" in word and "." in word.split("@", 1)[1]:
+            return Subject("email", start, end, word)
+        if self._spelling_role:  # roster spellings may be several words ("Alice Example")
+            for size in (3, 2, 1) if word[:1].isupper() else (1,):
+                if len(tokens) >= size:
+                    phrase = " ".join(_bare(t[0]) for t in tokens[-size:]).lower()
+                    if phrase in self._spelling_role:
+                        return Subject("roster", tokens[-size][1], end, doc.text[tokens[-size][1] : end])
+        if low in rs.vague_people:
+            return Subject("vague", start, end, word)
+        if low in rs.pronouns:
+            return Subject("pronoun", start, end, word)
+        singular = low[:-1] if low.endswith("s") else low
+        if low in rs.roles or low in rs.teams or singular in rs.roles:
+            kind = "team" if low in rs.teams else "role"
+            if low in rs.vague_roles:
+                kind = "vague"
+            first = len(tokens) - 1
+            index = first - 1
+            while index >= 0 and first - index <= 4:
+                before = _bare(tokens[index][0]).lower()
+                if before in rs.determiners:
+                    first = index
+                    if before in ("some", "any") or before == "one":
+                        kind = "vague"
+                    index -= 1
+                    if index >= 1 and tokens[index][0].lower() in _PREPOSITIONS:
+                        owner = tokens[index - 1][0].lower()
+                        if owner in rs.vague_people or owner == "one":
+                            first, kind = index - 1, "vague"  # "someone on the payments team"
+                    break
+                if before in _PREPOSITIONS:
+                    if index >= 1 and (tokens[index - 1][0].lower() in rs.vague_people):
+                        first, kind = index - 1, "vague"  # "somebody in ops"
+                    break
+                if before in rs.clause_words or before in rs.adverbs or before in rs.collective:
+                    break
+                if before in rs.vague_modifiers:
+                    kind = "vague"
+                first = index
+                index -= 1
+            s = tokens[first][1]
+            return Subject(kind, s, end, doc.text[s:end])
+        name_kind = self._capitalised_kind(word, doc)
+        if name_kind is None:
+            return None
+        if len(tokens) >= 2:
+            before_word = tokens[-2][0]
+            if _bare(before_word).lower() in rs.determiners:
+                return None  # "the Jane service", "our Hermes": a thing, not a person
+            before_kind = self._capitalised_kind(before_word, doc) if before_word[:1].isupper() else None
+            if before_kind is not None and not before_word.endswith(_POSSESSIVE_END):
+                s = tokens[-2][1]
+                full = "fullname" if "unknown" not in (name_kind, before_kind) or name_kind == "name" else "unknown-full"
+                if before_kind in ("name", "ambiguous"):
+                    full = "fullname"
+                return Subject(full, s, end, doc.text[s:end])
+        return Subject(name_kind, start, end, word)
+
+    def _tokens(self, doc: Prepared, start: int, end: int) -> list[tuple[str, int, int]]:
+        return [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(doc.masked, start, end)]
+
+    def _sentence_start(self, doc: Prepared, end: int) -> int:
+        """Where the sentence (or clause, list item, table cell, paragraph) holding `end` starts, at most 240
+        characters back. A few `rfind`s over the window: cheaper than a boundary pattern over the document,
+        whose tables alone hold tens of thousands of cells per MB."""
+        text = doc.masked
+        low = max(0, end - 240)
+        cut = low
+        for separator in _SEPARATORS:
+            at = text.rfind(separator, low, end)
+            if at >= 0 and at + len(separator) > cut:
+                cut = at + len(separator)
+        line_end = end
+        for _ in range(4):  # the lines the window reaches: a blank line, a list item or a heading starts a block
+            line_start = text.rfind("\n", low, line_end) + 1
+            if line_start <= cut:
+                break
+            block = _BLOCK_START.match(text, line_start, line_end)
+            if block is not None:
+                cut = max(cut, block.end())
+                break
+            if line_start <= low + 1:
+                break
+            previous = text.rfind("\n", low, line_start - 1) + 1
+            if not text[previous : line_start - 1].strip():
+                cut = max(cut, line_start)  # the line before is blank: a new paragraph
+                break
+            line_end = line_start - 1
+        return cut
+
+    def _sentence_end(self, doc: Prepared, start: int, limit: int = 160) -> int:
+        text = doc.masked
+        end = min(len(text), start + limit)
+        for separator in _SEPARATORS:
+            at = text.find(separator, start + 1, end)
+            if at >= 0:
+                end = at
+        return end
+
+    def _subject(self, doc: Prepared, end: int, rs: RuleSet) -> Subject | None:
+        """The subject of a verb that starts at `end`, when it is a person or a role."""
+        sentence = self._sentence_start(doc, end)
+        comma = doc.masked.rfind(",", sentence, end)
+        tokens = self._tokens(doc, comma + 1 if comma >= 0 else sentence, end)
+        while tokens and tokens[-1][0].lower() in rs.adverbs:
             tokens.pop()
-        if len(tokens) >= 2 and [t.lower() for t in tokens[-2:]] in (["on", "call"], ["on", "duty"]):
+        if len(tokens) >= 2 and [t[0].lower() for t in tokens[-2:]] in (["on", "call"], ["on", "duty"]):
             tokens = tokens[:-2]
         if not tokens:
+            # "Zofia, who was on call, missed ...": the verb follows a parenthetical
+            return self._opening(doc, sentence, end, rs) if comma >= 0 else None
+        last = tokens[-1][0].lower()
+        if last in rs.joiners and len(tokens) > 1:
+            return self._opening(doc, sentence, end, rs)
+        if last in rs.clause_words:
             return None
-        if tokens[-1].lower() in ("and", "then", "but") and len(tokens) > 1:
-            return self._opening_subject(re.findall(r"[A-Za-z@][\w'@.-]*", sentence))
-        found = self._head(tokens)
-        if found is not None and found[0].lower() in ("they", "them"):
-            # "The pods restarted, but they failed to ...": "they" is whatever the sentence opened with
-            opening = re.findall(r"[A-Za-z@][\w'@.-]*", sentence)
-            if opening and opening[0].lower() in _DETERMINERS and self._opening_subject(opening) is None:
-                return None
+        found = self._classify(tokens, doc, rs)
+        if found is None and last in rs.plural_pronouns:
+            opening = self._opening(doc, sentence, end, rs)
+            if opening is not None and opening.kind in ("role", "team", "vague", "roster", "name", "fullname"):
+                return Subject("pronoun", tokens[-1][1], tokens[-1][2], tokens[-1][0])
         return found
 
-    def _head(self, tokens: list[str]) -> tuple[str, str] | None:
-        for size in (3, 2, 1):  # roster spellings may be several words
-            phrase = " ".join(tokens[-size:])
-            if len(tokens) >= size and phrase.lower() in self._spelling_role:
-                return phrase, "name"
-        head = tokens[-1]
-        bare = head.lower().removesuffix("'s").removesuffix("s'")
-        if head.startswith("@"):
-            return head, "name"
-        if bare in CLAUSE_WORDS:
-            return None
-        if head.removesuffix("'s") in COMMON_FIRST_NAMES:
-            return head, "name"
-        if bare in TEAM_NOUNS or (bare.endswith("s") and bare[:-1] in {"dba", "sre", "admin", "operator"}):
-            return head, "team"
-        if bare in PERSON_NOUNS:
-            return head, "person"
-        return None
-
-    def _opening_subject(self, tokens: list[str]) -> tuple[str, str] | None:
+    def _opening(self, doc: Prepared, start: int, end: int, rs: RuleSet) -> Subject | None:
         """The noun phrase a sentence opens with: "The new hire ...", "Sarah ...", "The network team ..."."""
-        words = [t for t in tokens[:5] if t.lower() not in ADVERBS]
-        for size in (3, 2, 1):
-            if len(words) >= size and " ".join(words[:size]).lower() in self._spelling_role:
-                return " ".join(words[:size]), "name"
-        if words and words[0] in COMMON_FIRST_NAMES:
-            return words[0], "name"
-        for index, word in enumerate(words[:4]):
-            found = self._head(words[: index + 1])
+        tokens = [t for t in self._tokens(doc, start, min(end, start + 120)) if t[0].lower() not in rs.adverbs]
+        return self._np_in(tokens[:6], doc, rs)
+
+    def _np_in(self, tokens: Sequence[tuple[str, int, int]], doc: Prepared, rs: RuleSet) -> Subject | None:
+        for size in range(1, len(tokens) + 1):
+            head = tokens[size - 1][0]
+            if head.lower() in rs.clause_words and size > 1:
+                return None
+            found = self._classify(tokens[:size], doc, rs)
             if found is not None:
+                if size < len(tokens) and tokens[size][0][:1].isupper():
+                    longer = self._classify(tokens[: size + 1], doc, rs)
+                    if longer is not None and longer.start == found.start:
+                        return longer  # "Lena Fischer", not "Lena"
                 return found
-            if word.lower() not in _DETERMINERS and index > 0:
-                break
         return None
 
-    def _kind_of(self, phrase: str) -> str | None:
-        """What a short phrase after "blame goes to", "fault of", "if ... had" names."""
-        words = re.findall(r"[A-Za-z@][\w'@.-]*", phrase)
-        if not words:
-            return None
-        found = self._head(words) or self._opening_subject(words)
-        if found is not None:
-            return found[1]
-        first = words[0].removesuffix("'s")
-        if first[:1].isupper() and first not in _NOT_NAMES and len(words) == 1:
-            return "name"
-        return None
+    def _np_after(self, doc: Prepared, start: int, rs: RuleSet, limit: int = 4) -> Subject | None:
+        """The person a phrase names right after `start` ("Root cause: the contractor ...")."""
+        end = self._sentence_end(doc, start)
+        tokens = self._tokens(doc, start, end)
+        while tokens and tokens[0][0].lower() in rs.fillers:
+            tokens.pop(0)
+        return self._np_in(tokens[:limit], doc, rs)
 
-    # -- the rules --
+    # -- the rules ---------------------------------------------------------------------------------------
 
-    def _naming(self, m: Masked) -> Iterator[Hit]:
-        text = m.prose
-        if self._roster_rx is not None:
-            for match in self._roster_rx.finditer(text):
-                role = self._spelling_role.get(" ".join(match.group(0).split()).lower())
-                replacement = f'"the {role.replace("-", " ")}"' if role else "the person's role"
-                yield Hit(
-                    "naming",
-                    match.start(),
-                    match.end(),
-                    f'names a person ("{match.group(0)}")',
-                    f"refer to the role instead, e.g. {replacement}",
-                )
-        for match in _POSSESSIVE_BLAME.finditer(text):
-            owner = match.group(1)
-            kind = self._kind_of(owner)
-            last = owner.split()[-1]
-            if kind is None and last[:1].isupper() and last not in _NOT_NAMES:
-                kind = "name"  # "X's mistake": whoever X is, the sentence blames them
-            # point at the owner ("Bob"), not at a word the two-word capture took before it ("was")
-            at = match.start(1) if owner[:1].isupper() else match.start(1) + owner.rfind(last)
-            if kind in ("name", "person"):
-                yield Hit(
-                    "naming",
-                    at,
-                    match.end(),
-                    f'puts the blame on a person ("{text[at : match.end()]}")',
-                    "describe the conditions that made the failure possible, not whose it was",
-                )
-            elif kind == "team":
-                yield Hit(
-                    "team-blame",
-                    at,
-                    match.end(),
-                    f'puts the blame on a team ("{text[at : match.end()]}")',
-                    _SUGGEST["team-blame"],
-                )
-        for match in _MENTION.finditer(text):
-            if self._roster_rx is not None and self._roster_rx.fullmatch(match.group(0)):
+    def _structural(self, doc: Prepared, c: _Compiled) -> Iterator[Hit]:
+        rs = c.rules
+        text = doc.masked
+        lang = rs.code
+
+        def who(subject: Subject) -> str:
+            return f'"{subject.text}" is {_DESCRIBE[subject.kind]}'
+
+        for m in _words_at(c.failure, doc):
+            subject = self._subject(doc, m.start(), rs)
+            if subject is None or subject.kind not in _WEAK:
                 continue
-            yield Hit("naming", match.start(), match.end(), f"mentions a person ({match.group(0)})", _SUGGEST["naming"])
-        for match in _FIRST_NAME.finditer(text):
-            if match.group(1) not in _PLAIN_FIRST_NAMES or match.group(1).lower() in self._spelling_role:
-                continue  # roster people are reported above, with their role
             yield Hit(
-                "naming", match.start(1), match.end(1), f'names a person ("{match.group(1)}")', _SUGGEST["naming"]
+                "person-failure",
+                subject.start,
+                m.end(),
+                f'makes a person the subject of a failure ("{subject.text} {m.group(0)}")',
+                _SUGGEST["person-failure"],
+                why=f'failure or omission verb "{m.group(0)}" with a person as its subject: {who(subject)}',
+                language=lang,
             )
-
-    def _verb_rules(self, m: Masked) -> Iterator[Hit]:
-        for match in self._failure.finditer(m.full):
-            subject = self._subject(m.full, match.start())
-            if subject is None:
+        for m in _words_at(c.omission, doc):
+            sentence = self._sentence_start(doc, m.start())
+            subject = self._opening(doc, sentence, m.start(), rs)
+            if subject is None or subject.kind not in _STRONG:
                 continue
-            head, kind = subject
-            if kind == "person" and head.lower() == "we" and match.group(0).lower().startswith("missed"):
+            yield Hit(
+                "person-failure",
+                subject.start,
+                subject.end,
+                f'puts an omission on a person ("{subject.text} ... {m.group(0)}")',
+                _SUGGEST["person-failure"],
+                why=f'"{m.group(0)}" about the sentence\'s subject, and {who(subject)}',
+                language=lang,
+            )
+        for m in _words_at(c.harm, doc):
+            if doc.in_row(m.start()):
+                continue  # a timeline row records what was done; only judging words are findings there
+            subject = self._subject(doc, m.start(), rs)
+            if subject is None or subject.kind not in _HARM_OK:
                 continue
-            if m.prose[match.start()] == " ":  # a table or timeline row: who did what is recorded there
-                continue
-            if kind == "name":
-                at = _name_position(m.full, head, match.start())
-                yield Hit(
-                    "naming",
-                    at,
-                    at + len(head),
-                    f'names a person as the subject of a failure ("{head} {match.group(0)}")',
-                    _SUGGEST["person-failure"],
-                )
-            elif kind == "team":
-                yield Hit(
-                    "team-blame",
-                    match.start(),
-                    match.end(),
-                    f'puts a failure on a team ("{head} {match.group(0)}")',
-                    _SUGGEST["team-blame"],
-                )
+            if subject.kind in _NAMED:
+                rule = "naming"
+                message = f'names a person as the cause ("{subject.text} {m.group(0)}")'
+            elif subject.kind == "vague":
+                rule = "vague-culprit"
+                message = f'blames a vague culprit ("{subject.text} {m.group(0)}")'
             else:
-                yield Hit(
-                    "person-failure",
-                    match.start(),
-                    match.end(),
-                    f'makes a person the subject of a failure ("{head} {match.group(0)}")',
-                    _SUGGEST["person-failure"],
-                )
-        for match in self._blame_action.finditer(m.prose):
-            subject = self._subject(m.prose, match.start())
-            if subject is None:
-                continue
-            head, kind = subject
-            if kind == "name":
-                at = _name_position(m.prose, head, match.start())
-                yield Hit(
-                    "naming",
-                    at,
-                    at + len(head),
-                    f'names a person as the cause ("{head} {match.group(0)}")',
-                    _SUGGEST["team-blame"],
-                )
-            elif kind in ("team", "person") and head.lower() not in ("we", "i", "you"):
-                yield Hit(
-                    "team-blame",
-                    match.start(),
-                    match.end(),
-                    f'blames a role or team ("{head} {match.group(0)}")',
-                    _SUGGEST["team-blame"],
-                )
-        for match in _BLAME_PREDICATE.finditer(m.prose):
-            subject = self._subject(m.prose, match.start())
-            if subject is not None:
-                rule = "naming" if subject[1] == "name" else "team-blame"
-                yield Hit(
-                    rule,
-                    match.start(),
-                    match.end(),
-                    f'assigns blame ("{subject[0]} {match.group(0)}")',
-                    _SUGGEST["team-blame"],
-                )
-        for match in _BLAME_WORDS.finditer(m.prose):
-            owner_kind = self._kind_of(match.group(1))
-            if owner_kind in ("team", "person"):
-                yield Hit(
-                    "team-blame",
-                    match.start(),
-                    match.end(),
-                    f'assigns blame ("{match.group(0)}")',
-                    _SUGGEST["team-blame"],
-                )
-            elif owner_kind == "name":
-                yield Hit(
-                    "naming",
-                    match.start(),
-                    match.end(),
-                    f'assigns blame to a person ("{match.group(0)}")',
-                    _SUGGEST["naming"],
-                )
-
-    def _counterfactuals(self, m: Masked) -> Iterator[Hit]:
-        for match in self._counterfactual.finditer(m.full):
-            subject = self._subject(m.full, match.start())
-            if subject is None or subject[1] not in ("name", "person", "team"):
+                rule = "team-blame"
+                message = f'makes a person or team the cause ("{subject.text} {m.group(0)}")'
+            section = doc.section_at(m.start())
+            if section is not None and section_key(section.title) in rs.root_cause_sections:
+                rule = "root-cause"
+                message = f'gives a person as the root cause ("{subject.text} {m.group(0)}")'
+            yield Hit(
+                rule,
+                subject.start,
+                m.end(),
+                message,
+                _SUGGEST[rule],
+                why=f'harmful action "{m.group(0)}" with a person as its agent: {who(subject)}',
+                language=lang,
+            )
+        for m in _words_at(c.modal, doc):
+            subject = self._subject(doc, m.start(), rs)
+            if subject is None or subject.kind not in _WEAK:
                 continue
             yield Hit(
                 "counterfactual",
-                match.start(),
-                match.end(),
-                f'counterfactual about a person ("{subject[0]} {match.group(0)}")',
+                subject.start,
+                m.end(),
+                f'counterfactual about a person ("{subject.text} {m.group(0)}")',
                 _SUGGEST["counterfactual"],
+                why=f'"{m.group(0)}" with a person as its subject: {who(subject)}',
+                language=lang,
             )
-        for match in _IF_HAD.finditer(m.full):
-            kind = self._kind_of(match.group(1))
-            if kind in ("name", "person", "team"):
-                yield Hit(
-                    "counterfactual",
-                    match.start(),
-                    match.end(),
-                    f'counterfactual about a person ("{match.group(0)}")',
-                    _SUGGEST["counterfactual"],
-                )
+        for m in _words_at(c.had, doc):
+            sentence = self._sentence_start(doc, m.start())
+            comma = text.rfind(",", sentence, m.start())
+            if self._tokens(doc, max(sentence, comma + 1), m.start()):
+                continue  # "Had" opens a counterfactual only at the start of a clause
+            subject = self._np_after(doc, m.end(), rs, limit=3)
+            if subject is None or subject.kind not in _WEAK:
+                continue
+            yield Hit(
+                "counterfactual",
+                m.start(),
+                subject.end,
+                f'counterfactual about a person ("{text[m.start() : subject.end]}")',
+                _SUGGEST["counterfactual"],
+                why=f'"Had ..." opening a clause about a person: {who(subject)}',
+                language=lang,
+            )
+        for m in _words_at(c.if_lead, doc):
+            subject = self._np_after(doc, m.end(), rs, limit=4)
+            if subject is None or subject.kind not in _WEAK or not c.if_tail.match(text, subject.end):
+                continue
+            tail = c.if_tail.match(text, subject.end)
+            end = tail.end() if tail else subject.end
+            yield Hit(
+                "counterfactual",
+                m.start(),
+                end,
+                f'counterfactual about a person ("{text[m.start() : end]}")',
+                _SUGGEST["counterfactual"],
+                why=f'"if ... had" about a person: {who(subject)}',
+                language=lang,
+            )
+        for m in _words_at(c.root_cause, doc):
+            subject = self._np_after(doc, m.end(), rs)
+            if subject is None or subject.kind not in _WEAK:
+                continue
+            yield Hit(
+                "root-cause",
+                subject.start,
+                subject.end,
+                f'gives a person as the root cause ("{text[m.start() : subject.end].strip()}")',
+                _SUGGEST["root-cause"],
+                why=f'root-cause label "{m.group(0).strip()}" followed by a person: {who(subject)}',
+                language=lang,
+            )
+        for m in _words_at(c.attribution, doc):
+            subject = self._np_after(doc, m.end(), rs)
+            if subject is None or subject.kind not in _STRONG:
+                continue
+            rule = "naming" if subject.kind in _NAMED else "team-blame"
+            yield Hit(
+                rule,
+                m.start(),
+                subject.end,
+                f'assigns blame to a person ("{text[m.start() : subject.end]}")'
+                if rule == "naming"
+                else f'assigns blame to a role or team ("{text[m.start() : subject.end]}")',
+                _SUGGEST["naming" if rule == "naming" else "team-blame"],
+                why=f'blame phrase "{m.group(0).strip()}" followed by a person: {who(subject)}',
+                language=lang,
+            )
+        for m in _words_at(c.predicate, doc):
+            subject = self._subject(doc, m.start(), rs)
+            if subject is None or subject.kind not in _STRONG:
+                continue
+            rule = "naming" if subject.kind in _NAMED else "team-blame"
+            yield Hit(
+                rule,
+                subject.start,
+                m.end(),
+                f'assigns blame ("{subject.text} {m.group(0).strip()}")',
+                _SUGGEST["team-blame"],
+                why=f'"{m.group(0).strip()}" said of a person: {who(subject)}',
+                language=lang,
+            )
+        for m in _words_at(c.possessive, doc, anywhere=True):
+            if _POSSESSIVE_SYSTEM.match(text, m.end()):
+                continue
+            subject = self._subject(doc, m.start() + (0 if m.group(0)[0] in "'\u2019" else 1), rs)
+            if subject is None or subject.kind not in _WEAK:
+                continue
+            rule = "team-blame" if subject.kind in ("role", "team", "vague") else "naming"
+            yield Hit(
+                rule,
+                subject.start,
+                m.end(),
+                f'puts the blame on a person ("{text[subject.start : m.end()]}")',
+                "describe the conditions that made the failure possible, not whose it was",
+                why=f'possessive of a fault ("{m.group(0).strip()}") owned by a person: {who(subject)}',
+                language=lang,
+            )
+        for m in _words_at(c.vague_alone, doc):
+            yield Hit(
+                "vague-culprit",
+                m.start(),
+                m.end(),
+                f'points at a culprit without naming what happened ("{m.group(0)}")',
+                _SUGGEST["vague-culprit"],
+                why=f'"{m.group(0)}" looks for someone to hold responsible',
+                language=lang,
+            )
 
-    def _judgement_words(self, m: Masked) -> Iterator[Hit]:
-        for match in self._judgement.finditer(m.full):
-            word = " ".join(match.group(0).split())
-            yield Hit("judgement", match.start(), match.end(), f'judgement word ("{word}")', _SUGGEST["judgement"])
-
-    def _human_error(self, m: Masked) -> Iterator[Hit]:
-        for match in _HUMAN_ERROR.finditer(m.full):
-            if _HUMAN_ERROR_NEGATED.search(m.full[max(0, match.start() - 20) : match.start()]):
+    def _words_rules(self, doc: Prepared, c: _Compiled) -> Iterator[Hit]:
+        text = doc.masked
+        for m in _words_at(c.judgement, doc):
+            word = " ".join(m.group(0).split())
+            yield Hit(
+                "judgement",
+                m.start(),
+                m.end(),
+                f'judgement word ("{word}")',
+                _SUGGEST["judgement"],
+                why=f'"{word}" judges a person or their work',
+                language=c.rules.code,
+            )
+        for m in _words_at(c.human_error, doc):
+            if c.human_error_negated.search(text, max(0, m.start() - 24), m.start()):
                 continue
             yield Hit(
                 "human-error",
-                match.start(),
-                match.end(),
-                f'"{match.group(0)}" given as a cause: it ends the analysis where it should start',
+                m.start(),
+                m.end(),
+                f'"{m.group(0)}" given as a cause: it ends the analysis where it should start',
                 _SUGGEST["human-error"],
+                why=f'"{m.group(0)}" names a person\'s error as the cause',
+                language=c.rules.code,
             )
 
-    def _custom_phrases(self, m: Masked) -> Iterator[Hit]:
+    def _mentions(self, doc: Prepared) -> Iterator[Hit]:
+        """People named in prose (not in rows, where who did what is recorded)."""
+        text = doc.masked
+        if self._roster_rx is not None:
+            for m in _words_at(self._roster_rx, doc):
+                after = text[m.end() : m.end() + 2]
+                if m.start() and text[m.start() - 1] in "@.":
+                    continue
+                if after[:1].isalnum() or after[:1] in "_-" or (after[:1] in ".@" and after[1:2].isalnum()):
+                    continue  # part of a longer word, an address or a host name
+                if doc.in_row(m.start()):
+                    continue
+                role = self._spelling_role.get(" ".join(m.group(0).split()).lower())
+                replacement = f'"the {role.replace("-", " ")}"' if role else "the person's role"
+                yield Hit(
+                    "naming",
+                    m.start(),
+                    m.end(),
+                    f'names a person ("{m.group(0)}")',
+                    f"refer to the role instead, e.g. {replacement}",
+                    why=f'"{m.group(0)}" is a person on the policy\'s roster',
+                )
+        at = text.find("@")
+        while at >= 0:
+            after_at = at + 1
+            local = _LOCAL_PART.match(text[max(0, at - 64) : at][::-1])
+            local_part = local.group(0)[::-1] if local else ""
+            start = at - len(local_part)
+            if local_part and not (start and (text[start - 1].isalnum() or text[start - 1] in "_.+-")):
+                domain = _DOMAIN.match(text, after_at)
+                parts = re.split(r"[._+-]", local_part)
+                if (
+                    domain
+                    and local_part[0].isalpha()
+                    and not doc.in_row(start)
+                    and any(self.names.kind(p.capitalize()) == "name" for p in parts)
+                ):
+                    address = text[start : domain.end()]
+                    yield Hit(
+                        "naming",
+                        start,
+                        domain.end(),
+                        f"names a person by e-mail address ({address})",
+                        _SUGGEST["naming"],
+                        why=f"{address} is an e-mail-like handle with a first name in it",
+                    )
+                # an address without a person's name in it (oncall@, alerts@) is a contact, not blame
+            elif not local_part and not (at and (text[at - 1].isalnum() or text[at - 1] in "/.@")):
+                handle = _HANDLE.match(text, after_at)
+                if handle and not doc.in_row(at):
+                    yield Hit(
+                        "naming",
+                        at,
+                        handle.end(),
+                        f"mentions a person ({text[at : handle.end()]})",
+                        _SUGGEST["naming"],
+                        why=f"{text[at : handle.end()]} is an @handle",
+                    )
+            at = text.find("@", after_at)
+        kinds: dict[str, tuple[str, str | None]] = {}  # token -> (bare word, kind): words repeat a lot
+        for capital in _CAPITALISED.finditer(text):
+            start = capital.start()
+            if start and (text[start - 1].isalnum() or text[start - 1] in "@./#'\u2019-_"):
+                continue
+            token = capital.group(0)
+            known = kinds.get(token)
+            if known is None:
+                word = _bare(token)
+                known = (word, None if word.lower() in self._spelling_role else self._capitalised_kind(word, doc))
+                kinds[token] = known
+            word, kind = known
+            if kind not in ("name", "ambiguous") or doc.in_row(start):
+                continue
+            before = text[max(0, start - 12) : start].split()
+            if before and before[-1].lower() in ("the", "a", "an", "our", "their", "le", "la", "les", "notre"):
+                continue
+            end = start + len(word)
+            following = _TOKEN.match(text, end + 1) if end < len(text) and text[end] == " " else None
+            if following is not None and following.group(0)[:1].isupper():
+                surname = _bare(following.group(0))
+                if self._capitalised_kind(surname, doc) in ("name", "unknown"):
+                    end = following.start() + len(surname)  # a full name: "Marta Kowalski"
+            if kind == "ambiguous" and end == start + len(word):
+                if following is None:
+                    continue
+                verb = following.group(0).lower()
+                if not ((_PAST.match(verb) and verb not in _NOT_PAST) or verb in RULE_SETS["en"].past_irregular):
+                    continue  # "Will", "Grace period", "May traffic": a person only when they act
+            what = "a full name" if end > start + len(word) else _DESCRIBE[kind]
+            yield Hit(
+                "naming",
+                start,
+                end,
+                f'names a person ("{text[start:end]}")',
+                _SUGGEST["naming"],
+                why=f'"{text[start:end]}" is {what}',
+            )
+
+    def _custom_phrases(self, doc: Prepared) -> Iterator[Hit]:
         for phrase, regex in self._custom:
-            for match in regex.finditer(m.full):
-                if match.end() > match.start():
+            for m in regex.finditer(doc.masked):
+                if m.end() > m.start():
                     yield Hit(
                         "custom",
-                        match.start(),
-                        match.end(),
-                        f'{phrase.message} ("{match.group(0)}")',
+                        m.start(),
+                        m.end(),
+                        f'{phrase.message} ("{m.group(0)}")',
                         phrase.suggestion or "reword it",
                         phrase.severity,
+                        why=f'the policy\'s phrase {phrase.phrase or phrase.pattern!r}'
+                        + (f": {phrase.reason}" if phrase.reason else ""),
                     )
 
     def _setting(self, rule: str) -> tuple[bool, Severity]:
-        for known in LANGUAGE_RULES:
-            if known == rule:
-                return self.policy.setting(known)
-        return True, "warning"
+        return self._settings.get(rule, (True, "warning"))
+
+    # -- putting it together -----------------------------------------------------------------------------
+
+    def prepare(self, text: str) -> Prepared:
+        doc = prepare(text, self.policy.skip_sections, self._row_sections)
+        if self._allow is not None:
+            doc.masked = self._allow.sub(lambda m: " " * len(m.group(0)), doc.masked)
+            doc.encoded = Encoded(doc.masked)
+        return doc
 
     def hits(self, text: str) -> list[Hit]:
-        masked = mask(text, self.policy.skip_sections)
-        if self._allow is not None:
-            masked = Masked(
-                self._allow.sub(lambda x: _blank(x.group(0)), masked.full),
-                self._allow.sub(lambda x: _blank(x.group(0)), masked.prose),
-            )
-        produced: list[Iterable[Hit]] = [
-            self._verb_rules(masked),  # first: a name as the subject of a failure says more than a mention
-            self._naming(masked),
-            self._counterfactuals(masked),
-            self._judgement_words(masked),
-            self._human_error(masked),
+        if not self.policy.enabled:
+            return []
+        doc = self.prepare(text)
+        produced: list[Hit] = []
+        for compiled in self._languages_of(doc):
+            produced.extend(self._structural(doc, compiled))
+            produced.extend(self._words_rules(doc, compiled))
+        produced.extend(self._mentions(doc))
+        produced.extend(self._custom_phrases(doc))
+        return self._resolve(doc, produced)
+
+    def _languages_of(self, doc: Prepared) -> list[_Compiled]:
+        """The rule sets for the languages a document is written in: each language's commonest short words
+        counted (C-speed `str.count`); a language with under 5% of them is not run, unless its section names
+        are there ("Chronologie"). Too few words to tell: every configured language."""
+        if len(self._sets) == 1:
+            return self._sets
+        text = doc.masked
+        counts = [sum(text.count(marker) for marker in _MARKERS.get(c.rules.code, ())) for c in self._sets]
+        total = sum(counts)
+        if total < 3:
+            return self._sets
+        titles = {section_key(s.title) for s in doc.sections}
+        return [
+            c
+            for c, count in zip(self._sets, counts, strict=True)
+            if count >= 0.05 * total or titles & (c.rules.timeline_sections | c.rules.root_cause_sections)
         ]
+
+    def _resolve(self, doc: Prepared, produced: list[Hit]) -> list[Hit]:
+        """One finding per blaming phrase (the most specific rule wins), spans made exact, exceptions applied."""
+        excepted = [(e, m.span()) for e, rx in self._exceptions for m in rx.finditer(doc.masked) if m.end() > m.start()]
+        produced.sort(key=lambda h: (_PRIORITY.get(h.rule, 5), h.start, -h.end))
+        taken: list[tuple[int, int]] = []  # structural spans, sorted
+        per_rule: dict[str, list[tuple[int, int]]] = {}
         found: list[Hit] = []
-        taken: dict[str, list[tuple[int, int]]] = {}  # per rule: spans already reported, sorted, disjoint
-        for hits in produced:
-            for hit in hits:
-                if not self._setting(hit.rule)[0]:
+        for hit in produced:
+            if not self._setting(hit.rule)[0]:
+                continue
+            hit = self._exact(doc, hit)
+            if hit.end <= hit.start:
+                continue
+            if any(
+                (not e.rules or hit.rule in e.rules) and s < hit.end and hit.start < t for e, (s, t) in excepted
+            ):
+                continue
+            same = per_rule.setdefault(hit.rule, [])
+            if _overlaps(same, hit.start, hit.end):
+                continue
+            if hit.rule not in _INDEPENDENT:
+                if _overlaps(taken, hit.start, hit.end):
                     continue
-                spans = taken.setdefault(hit.rule, [])
-                if _overlaps(spans, hit.start, hit.end):
-                    continue  # one finding per blaming phrase: the more specific rule ran first
-                bisect.insort(spans, (hit.start, hit.end))
-                found.append(hit)
-        found.extend(self._custom_phrases(masked))
+                bisect.insort(taken, (hit.start, hit.end))
+            bisect.insort(same, (hit.start, hit.end))
+            found.append(hit)
         found.sort(key=lambda h: (h.start, h.end))
         return found
 
-    def lint(self, text: str) -> list[Finding]:
-        if not self.policy.enabled:
-            return []
-        findings: list[Finding] = []
-        line, line_start, cursor = 1, 0, 0
-        for hit in self.hits(text):
-            newlines = text.count("\n", cursor, hit.start)
-            if newlines:
-                line += newlines
-                line_start = text.rfind("\n", cursor, hit.start) + 1
-            cursor = hit.start
-            severity = hit.severity or self._setting(hit.rule)[1]
-            findings.append(
-                Finding(
-                    gate="language",
-                    rule=hit.rule,
-                    severity=severity,
-                    message=hit.message,
-                    line=line,
-                    column=hit.start - line_start + 1,
-                    suggestion=hit.suggestion,
+    def _exact(self, doc: Prepared, hit: Hit) -> Hit:
+        """Keep a span on one line and on words that are really there: a span that crosses a line break keeps
+        the line of its end (the verb, for a wrapped sentence); masked characters inside end it."""
+        start, end = hit.start, hit.end
+        words = doc.masked[start:end]
+        if doc.text[start:end] == words and "\n" not in words and words and words[-1] not in " \t":
+            return replace(hit, text=words)
+        newline = doc.masked.rfind("\n", start, end)
+        if newline >= 0:
+            line_end = doc.masked.find("\n", newline + 1, end)
+            start = newline + 1 if line_end < 0 else start
+            while start < end and doc.masked[start] in " \t":
+                start += 1
+        original, masked = doc.text[start:end], doc.masked[start:end]
+        if original != masked:
+            cut = next(i for i, (a, b) in enumerate(zip(original, masked, strict=True)) if a != b)
+            end = start + len(masked[:cut].rstrip())
+        while end > start and doc.masked[end - 1] in " \t":
+            end -= 1
+        return replace(hit, start=start, end=end, text=doc.text[start:end])
+
+    def located(self, text: str) -> list[tuple[Finding, Hit]]:
+        """Each finding with the hit it came from (for --explain)."""
+        hits = self.hits(text)
+        newlines = [m.start() for m in re.finditer("\n", text)] if hits else []
+        out: list[tuple[Finding, Hit]] = []
+        for hit in hits:
+            line_index = bisect.bisect_left(newlines, hit.start)
+            line_start = newlines[line_index - 1] + 1 if line_index else 0
+            out.append(
+                (
+                    Finding(
+                        gate="language",
+                        rule=hit.rule,
+                        severity=hit.severity or self._setting(hit.rule)[1],
+                        message=hit.message,
+                        line=line_index + 1,
+                        column=hit.start - line_start + 1,
+                        end_column=hit.end - line_start + 1,
+                        suggestion=hit.suggestion,
+                    ),
+                    hit,
                 )
             )
-        return findings
+        return out
+
+    def lint(self, text: str) -> list[Finding]:
+        return [finding for finding, _ in self.located(text)]
 
 
 def linter_for(policy: Mapping[str, Any] | None) -> Linter:
+    """The linter for a whole-policy dict (`rules.policy`): its `[language]`, roster and service catalogue."""
     policy = policy or {}
-    return Linter(LanguagePolicy.model_validate(policy.get("language") or {}), roster(policy.get("people")))
+    return Linter(
+        LanguagePolicy.model_validate(policy.get("language") or {}),
+        roster(policy.get("people")),
+        policy_services(policy),
+    )
 
 
 def lint(text: str, policy: Mapping[str, Any] | None = None) -> list[Finding]:

@@ -11,18 +11,20 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Severity = Literal["error", "warning"]
 Audience = Literal["internal", "external"]
 
 LanguageRule = Literal[
-    "naming",  # roster names/handles, @mentions, a name as the subject of a failure, "X's mistake"
+    "naming",  # a person named in prose (first names, full names, @handles, roster), a named person as a cause
     "judgement",  # careless, negligent, sloppy, lazy, incompetent, ...
     "human-error",  # "human error" / "operator error" given as a cause
-    "counterfactual",  # "should have", "could have", "if X had ..."
-    "person-failure",  # "failed to" / "forgot to" / "neglected to" with a person or role as subject
-    "team-blame",  # blame assigned to a team or a role ("it was the network team's fault")
+    "counterfactual",  # "should have", "had X ...", "if X had ..." about a person
+    "person-failure",  # a failure or omission verb ("forgot", "did not check") with a person or role as subject
+    "team-blame",  # a role or team as the cause, or blame assigned to one ("down to the operator")
+    "root-cause",  # a person or role given as the root cause ("Root cause: the contractor ...")
+    "vague-culprit",  # "whoever", "someone", "the intern", "the new hire" as the one who did it
 ]
 LANGUAGE_RULES: tuple[LanguageRule, ...] = (
     "naming",
@@ -31,6 +33,8 @@ LANGUAGE_RULES: tuple[LanguageRule, ...] = (
     "counterfactual",
     "person-failure",
     "team-blame",
+    "root-cause",
+    "vague-culprit",
 )
 DEFAULT_LANGUAGE_SEVERITY: dict[LanguageRule, Severity] = {
     "naming": "error",
@@ -39,7 +43,11 @@ DEFAULT_LANGUAGE_SEVERITY: dict[LanguageRule, Severity] = {
     "counterfactual": "warning",
     "person-failure": "error",
     "team-blame": "error",
+    "root-cause": "error",
+    "vague-culprit": "error",
 }
+LanguageCode = Literal["en", "fr"]
+LANGUAGE_CODES: tuple[LanguageCode, ...] = ("en", "fr")
 
 SecretCategory = Literal[
     "aws-access-key",
@@ -74,44 +82,102 @@ def _compiles(pattern: str) -> str:
     return pattern
 
 
+def _compiles_nonempty(pattern: str) -> str:
+    """A language pattern must compile (as the lint runs it: case-insensitive) and match some text: one that
+    matches the empty string would flag, or except, every position of every document."""
+    _compiles(pattern)
+    if re.compile(pattern, re.IGNORECASE).fullmatch(""):
+        raise ValueError(f"pattern matches the empty string: {pattern!r}")
+    return pattern
+
+
+def _phrase_regex(phrase: str | None, pattern: str | None) -> str:
+    if pattern:
+        return pattern
+    if phrase:
+        # a literal: whole words, any spacing between them
+        return r"(?<!\w)" + r"\s+".join(re.escape(w) for w in phrase.split()) + r"(?!\w)"
+    raise ValueError("needs `phrase` or `pattern`")
+
+
 class RuleSetting(_Strict):
     enabled: bool = True
     severity: Severity | None = Field(default=None, description="unset: the rule's shipped severity")
 
 
 class CustomPhrase(_Strict):
-    """An organisation's own wording to flag: a literal phrase (case-insensitive) or a regex."""
+    """`[[language.phrases]]`: an organisation's own wording to flag: a literal phrase (case-insensitive,
+    whole words) or a regex, with the reason authors are asked to avoid it."""
 
-    phrase: str | None = None
+    phrase: str | None = Field(default=None, min_length=1)
     pattern: str | None = None
+    language: LanguageCode | None = Field(default=None, description="unset: documents in any language")
     severity: Severity = "warning"
-    message: str = "wording the organisation asks authors to avoid"
+    message: str = Field(default="wording the organisation asks authors to avoid", min_length=1)
+    reason: str = Field(default="", description="why it is flagged; shown by `afterword lint --explain`")
     suggestion: str | None = None
 
     @field_validator("pattern")
     @classmethod
     def _pattern_compiles(cls, value: str | None) -> str | None:
-        return None if value is None else _compiles(value)
+        return None if value is None else _compiles_nonempty(value)
 
     def regex(self) -> str:
-        if self.pattern:
-            return self.pattern
-        if self.phrase:
-            return r"\b" + re.escape(self.phrase) + r"\b"
-        raise ValueError("a custom phrase needs `phrase` or `pattern`")
+        return _phrase_regex(self.phrase, self.pattern)
+
+
+class NotPerson(_Strict):
+    """`[[language.not_people]]`: a word that reads like a person's name but is not one here (a service
+    called "Jane", a product called "Hermes"); never taken for a person."""
+
+    name: str = Field(min_length=1, pattern=r"^[^\s].*$")
+    reason: str = Field(min_length=1, description="what it is, e.g. \"the Jane orders service\"")
+
+
+class LanguageException(_Strict):
+    """`[[language.exceptions]]`: wording the lint must accept, with the reason. A finding whose words overlap
+    a match is dropped (only for the listed `rules`, or for every rule when none is listed)."""
+
+    phrase: str | None = Field(default=None, min_length=1)
+    pattern: str | None = None
+    rules: list[LanguageRule | Literal["custom"]] = Field(default_factory=list, description="empty: every rule")
+    reason: str = Field(min_length=1, description="why this wording is acceptable here")
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        return None if value is None else _compiles_nonempty(value)
+
+    @model_validator(mode="after")
+    def _has_text(self) -> LanguageException:
+        if not (self.phrase or self.pattern):
+            raise ValueError("each [[language.exceptions]] entry needs `phrase` or `pattern`")
+        return self
+
+    def regex(self) -> str:
+        return _phrase_regex(self.phrase, self.pattern)
 
 
 class LanguagePolicy(_Strict):
     """`[language]`: the blameless-language lint."""
 
     enabled: bool = True
+    languages: list[LanguageCode] = Field(
+        default_factory=lambda: list(LANGUAGE_CODES), description="the rule sets run on every document"
+    )
     rules: dict[LanguageRule, RuleSetting] = Field(
         default_factory=dict, description="per rule: enabled, severity (error blocks, warning advises)"
     )
     judgement_words: list[str] = Field(default_factory=list, description="added to the shipped list")
-    phrases: list[CustomPhrase] = Field(default_factory=list)
+    phrases: list[CustomPhrase] = Field(default_factory=list, description="the organisation's own wording to flag")
+    not_people: list[NotPerson] = Field(
+        default_factory=list, description="names that are not people here (services, products), each with a reason"
+    )
+    exceptions: list[LanguageException] = Field(
+        default_factory=list, description="wording never flagged (per rule or all), each with a reason"
+    )
     allowlist: list[str] = Field(
-        default_factory=list, description="phrases never flagged (case-insensitive), e.g. a product name"
+        default_factory=list, description="phrases never read by the rules (case-insensitive), e.g. a product name"
     )
     skip_sections: list[str] = Field(
         default_factory=list, description="section headings whose body is not linted (e.g. an appendix)"

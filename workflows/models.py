@@ -469,6 +469,9 @@ class Finding(Model):
     message: str
     line: int | None = None
     column: int | None = None
+    end_column: int | None = Field(
+        default=None, description="the column just after the finding's words (same line); unset in older histories"
+    )
     suggestion: str | None = None
 
 
