@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from pydantic import ValidationError
@@ -36,13 +36,46 @@ def _policy(path: Path | None) -> dict[str, Any]:
     return policy.model_dump(mode="json")
 
 
+# A postmortem is rarely over 1 MB; a file this large is an export or a log, not a document to lint.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+
+
+def _refuse(message: str) -> NoReturn:
+    """Bad input: say what to fix, exit status 2 (1 means "findings")."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
 def _read(path: Path) -> str:
+    """The document as text, or a clear refusal: too large, empty, binary, not UTF-8."""
+    name = "standard input" if str(path) == "-" else str(path)
     if str(path) == "-":
-        return sys.stdin.read()
+        raw = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
+    else:
+        try:
+            size = path.stat().st_size
+            if size > MAX_DOCUMENT_BYTES:
+                _refuse(
+                    f"{name} is {size / 1e6:.1f} MB; documents of up to {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB "
+                    "are checked (split it, or check the postmortem rather than an export or a log)"
+                )
+            raw = path.read_bytes()
+        except OSError as exc:
+            _refuse(f"cannot read {name}: {exc.strerror or exc}")
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        _refuse(f"{name} is over {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB; split it")
+    if not raw.strip():
+        _refuse(f"{name} is empty: there is nothing to check")
+    if b"\0" in raw:
+        _refuse(f"{name} is a binary file (it holds NUL bytes), not Markdown text")
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{path} is not UTF-8 text") from None
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        _refuse(
+            f"{name} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} cannot be decoded "
+            "(save the file as UTF-8)"
+        )
 
 
 def _required_sections(policy: dict[str, Any], severity: str | None) -> list[str]:
@@ -55,12 +88,16 @@ def _required_sections(policy: dict[str, Any], severity: str | None) -> list[str
     return sections
 
 
-def _print_findings(name: str, findings: list[Finding]) -> None:
-    for f in findings:
+def _print_findings(name: str, findings: list[Finding], explanations: list[str] | None = None) -> None:
+    for index, f in enumerate(findings):
         where = f"{name}:{f.line or 0}:{f.column or 0}"
+        if f.end_column:
+            where += f"-{f.end_column}"
         click.echo(f"{where}: {f.severity} [{f.rule}] {f.message}")
         if f.suggestion:
             click.echo(f"    suggestion: {f.suggestion}")
+        if explanations is not None:
+            click.echo(f"    why: {explanations[index]}")
 
 
 def _summary(findings: list[Finding]) -> str:
@@ -72,23 +109,49 @@ def _bad_policy(exc: ValidationError) -> click.ClickException:
     return click.ClickException(f"the policy's [language]/[redaction] settings do not validate:\n{exc}")
 
 
+def _json_finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "line": finding.line,
+        "column": finding.column,
+        "end_column": finding.end_column,
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "message": finding.message,
+        "suggestion": finding.suggestion,
+    }
+
+
 @click.command("lint")
 @click.argument("file", type=FILE_ARG)
 @click.option("--policy", "policy_path", type=POLICY_OPT, help="policy TOML file (default: the org's policy)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def lint_cmd(file: Path, policy_path: Path | None, fmt: str) -> None:
-    """Check FILE for blaming language; exit status 1 when any finding is an error."""
+@click.option("--explain", is_flag=True, help="say for each finding which rule fired and why")
+def lint_cmd(file: Path, policy_path: Path | None, fmt: str, explain: bool) -> None:
+    """Check FILE for blaming language; exit status 1 when any finding is an error, 2 on bad input.
+
+    Each finding has its line, column and end column (the column after its last character; columns count
+    characters, tabs as one), the rule, a message and a suggested rewording.
+    """
     from afterword.gates.lint import linter_for
 
+    text = _read(file)
     policy = _policy(policy_path)
     try:
-        findings = linter_for(policy).lint(_read(file))
+        located = linter_for(policy).located(text)
     except ValidationError as exc:
         raise _bad_policy(exc) from None
+    findings = [finding for finding, _ in located]
     if fmt == "json":
-        click.echo(json.dumps([f.model_dump(mode="json") for f in findings], indent=2))
+        rows = []
+        for finding, hit in located:
+            row = _json_finding(finding)
+            if explain:
+                row.update({"text": hit.text, "explanation": hit.why, "rule_set": hit.language or None})
+            rows.append(row)
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
-        _print_findings(str(file), findings)
+        why = [f"{hit.why} [rule set {hit.language}]" if hit.language else hit.why for _, hit in located]
+        _print_findings(str(file), findings, why if explain else None)
         click.echo(_summary(findings), err=True)
     if any(f.severity == "error" for f in findings):
         sys.exit(1)

@@ -64,8 +64,11 @@ class Encoded:
 
 
 def _for_re2(pattern: str) -> str:
-    """`\\uXXXX` (Python) is `\\x{XXXX}` in RE2."""
-    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: "\\x{" + m.group(1) + "}", pattern)
+    """Python's syntax in RE2's: `\\uXXXX` is `\\x{XXXX}`; a word boundary that ends an alternative becomes
+    "a non-word character or the end", by Unicode (RE2's `\\b` is ASCII-only, so "v\u00e9rifi\u00e9\\b" would never
+    match). That consumes the character after a match: callers trim it (`Finder.spans` callers do)."""
+    pattern = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: "\\x{" + m.group(1) + "}", pattern)
+    return re.sub(r"\\b(?=\||\)|$)", r"(?:[^\\pL\\pN_]|\\z)", pattern)
 
 
 def _for_re(pattern: str) -> str:

@@ -76,10 +76,12 @@ _SEPARATORS = (
     ". ", ".\n", "! ", "!\n", "? ", "?\n", "; ", ";\n", ": ", ":\n", "(", ")", "[", "]", "|", " - ",
     "\u2014", "\u2013", "\u2026", "\x1f",
 )
-_BLOCK_START = re.compile(r"[ \t]*(?:[-*+]|\d+[.)]|#{1,6})[ \t]+|[ \t]*$")
+_LEAD = re.compile(r"[\s:\u2014\u2013-]*")  # between a label and what it introduces ("Cause racine : ...")
+_BLOCK_START = re.compile(r"[ \t]*(?:[-*+]|\d+[.)]|#{1,6})[ \t]+")
 _CAPITALISED = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de][\w'\u2019-]*")
 _HANDLE = re.compile(r"[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?")
 _LOCAL_PART = re.compile(r"[\w.+-]+")  # read backwards from an "@"
+_INITIAL_DOT = re.compile(r"[a-z]\.[a-z]{2,}$", re.IGNORECASE)  # "j.doe@": an initial and a surname
 _DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _PAST = re.compile(r"[a-z]{2,}(?:ed|'d)$")
 _NOT_PAST_WORDS = "need seed bed red shed speed feed embed weed breed proceed exceed succeed indeed"
@@ -87,6 +89,7 @@ _NOT_PAST = frozenset(_NOT_PAST_WORDS.split())
 _PREPOSITIONS = frozenset(["on", "in", "from", "of", "at", "with", "within"])
 _POSSESSIVE_END = ("'s", "\u2019s", "'", "\u2019")
 _UNSEEN = "unseen"
+_ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c)['\u2019](?=\w)")
 # Short words that say which language a text is in (see `Linter._languages_of`).
 _MARKERS: dict[str, tuple[str, ...]] = {
     "en": (" the ", " and "),
@@ -177,7 +180,7 @@ class Hit:
     severity: Severity | None = None  # custom phrases carry their own
     why: str = ""  # what fired and why: `afterword lint --explain`
     text: str = ""  # the words, as written
-    language: str = "en"
+    language: str = ""  # the rule set that fired ("en", "fr"); empty for names and the policy's phrases
 
 
 _PRIORITY = {
@@ -194,6 +197,7 @@ _PRIORITY = {
 _INDEPENDENT = frozenset({"judgement", "human-error", "custom"})  # they say something the others do not
 
 
+_WORD_START = r"(?:\A|[^\pL\pN_'\x{2019}-])"
 _NEVER = r"\b\B"  # matches nothing: a rule set without this kind of trigger
 # "the API's error rate", "Postgres' error log": a system's metric, not a person's fault
 _POSSESSIVE_SYSTEM = re.compile(
@@ -225,7 +229,8 @@ class _Compiled:
 
 def _compile(rules: RuleSet, extra_judgement: Sequence[str]) -> _Compiled:
     def rx(source: str | None) -> Finder:
-        return Finder(r"\b(?:" + (source or _NEVER) + r")")
+        # a word start, by Unicode (RE2's \b is ASCII-only): the character before is consumed, then skipped
+        return Finder(_WORD_START + r"(?:" + (source or _NEVER) + r")")
 
     words = [*rules.judgement, *(r"\s+".join(re.escape(w) for w in word.split()) for word in extra_judgement)]
     return _Compiled(
@@ -241,10 +246,10 @@ def _compile(rules: RuleSet, extra_judgement: Sequence[str]) -> _Compiled:
         if_lead=rx(rules.if_lead),
         if_tail=re.compile(r"\s*(?:" + rules.if_tail + ")", re.IGNORECASE),
         root_cause=rx(rules.root_cause),
-        judgement=Finder(r"\b(?:" + "|".join(words) + r")\b"),
+        judgement=Finder(_WORD_START + r"(?:" + "|".join(words) + r")"),
         human_error=rx(rules.human_error),
         human_error_negated=re.compile(rules.human_error_negated, re.IGNORECASE),
-        vague_alone=Finder(r"\b(?:" + rules.vague_alone + r")\b"),
+        vague_alone=Finder(_WORD_START + r"(?:" + rules.vague_alone + r")"),
     )
 
 
@@ -267,10 +272,19 @@ class _Match:
 
 
 def _words_at(finder: Finder, doc: Prepared, anywhere: bool = False) -> Iterator[_Match]:
-    """Matches that begin a word (RE2's `\\b` is ASCII-only; "'" and "-" join words here), or all of them."""
+    """Whole-word matches of a trigger pattern: each begins after the non-word character its pattern consumed
+    (`_WORD_START`) and ends before one (a trigger is words, not the start of a longer word). `anywhere`: the
+    pattern is not word-led ("'s mistake")."""
     text = doc.masked
     encoded = doc.encoded or Encoded(text)
+    size = len(text)
     for start, end in finder.spans(encoded):
+        if not anywhere and start < end and not text[start].isalnum():
+            start += 1
+        while end > start and not text[end - 1].isalnum():
+            end -= 1  # the non-word character a boundary consumed (see fast_regex)
+        if end < size and text[end].isalnum():
+            continue
         if anywhere or starts_word(text, start):
             yield _Match(text, start, end)
 
@@ -353,7 +367,7 @@ class Linter:
         """The noun phrase that ends with the last token, if it is a person: what kind, and where it starts."""
         word, start, end = tokens[-1]
         bare = _bare(word)
-        low = bare.lower()
+        low = _ELISION.sub("", bare.lower())  # "l'ing\u00e9nieur" is "ing\u00e9nieur"
         if low in rs.collective:
             return None
         if word.startswith("@"):
@@ -378,7 +392,7 @@ class Linter:
             first = len(tokens) - 1
             index = first - 1
             while index >= 0 and first - index <= 4:
-                before = _bare(tokens[index][0]).lower()
+                before = _ELISION.sub("", _bare(tokens[index][0]).lower())
                 if before in rs.determiners:
                     first = index
                     if before in ("some", "any") or before == "one":
@@ -503,6 +517,8 @@ class Linter:
 
     def _np_after(self, doc: Prepared, start: int, rs: RuleSet, limit: int = 4) -> Subject | None:
         """The person a phrase names right after `start` ("Root cause: the contractor ...")."""
+        lead = _LEAD.match(doc.masked, start)
+        start = lead.end() if lead else start
         end = self._sentence_end(doc, start)
         tokens = self._tokens(doc, start, end)
         while tokens and tokens[0][0].lower() in rs.fillers:
@@ -746,12 +762,8 @@ class Linter:
             if local_part and not (start and (text[start - 1].isalnum() or text[start - 1] in "_.+-")):
                 domain = _DOMAIN.match(text, after_at)
                 parts = re.split(r"[._+-]", local_part)
-                if (
-                    domain
-                    and local_part[0].isalpha()
-                    and not doc.in_row(start)
-                    and any(self.names.kind(p.capitalize()) == "name" for p in parts)
-                ):
+                personal = any(self.names.kind(p.capitalize()) is not None for p in parts if len(p) > 1)
+                if domain and local_part[0].isalpha() and not doc.in_row(start) and (personal or _INITIAL_DOT.match(local_part)):
                     address = text[start : domain.end()]
                     yield Hit(
                         "naming",

@@ -21,7 +21,7 @@ from afterword.gates.fast_regex import Encoded, Finder
 
 # --- blocks the rules never read ------------------------------------------------------------------------
 
-_FRONT_MATTER = re.compile(r"\A\ufeff?(---|\+\+\+)[ \t]*\r?\n.*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+_FRONT_MATTER = re.compile(r"\A\ufeff?(---|\+\+\+)[ \t]*\r?\n.*?^\1[ \t\r]*$", re.DOTALL | re.MULTILINE)
 # Line patterns begin with "\n" and run over "\n" + text (`_lines`): a literal first character lets the
 # engine jump between candidates, where "^" with MULTILINE tries every position.
 _FENCE_LINE = re.compile(r"\n[ \t]{0,3}(?:`{3,}|~{3,})[^\n]*")
@@ -52,7 +52,7 @@ _INLINE = (
 # --- rows: who did what is recorded there ---------------------------------------------------------------
 
 _TABLE_ROW = re.compile(r"\n[ \t]*\|[^\n]*")
-_DELIMITER_ROW = Finder(r"(?m)^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)+\|?[ \t]*$")
+_DELIMITER_ROW = Finder(r"(?m)^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)+\|?[ \t\r]*$")
 _TIME_ROW = Finder(r"(?m)^[ \t]*(?:[-*+][ \t]+)?(?:\*\*|__)?(?:\d{4}-\d{2}-\d{2}[ T]?)?\d{1,2}[:h]\d{2}\b[^\n]*")
 _HEADING_LINE = re.compile(r"\n[ \t]{0,3}#{1,6}[ \t][^\n]*")
 _HEADING = re.compile(r"[ \t]{0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")

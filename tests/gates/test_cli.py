@@ -106,3 +106,69 @@ def test_bad_input_says_what_to_fix(tmp_path: Path, files) -> None:
     assert code == 2 and "--audience" in err
     code, _, err = run("check", str(tmp_path / "missing.md"))
     assert code == 2 and "does not exist" in err
+
+
+def test_lint_json_gives_each_finding_its_span_rule_message_and_suggestion(tmp_path: Path) -> None:
+    draft = tmp_path / "pm.md"
+    draft.write_bytes(
+        b"# PM\r\n\r\n## Summary\r\n\r\nThe cache expired.\r\n```\r\nkey = 1\r\n```\r\nThe queue grew.\r\n"
+        b"Priya's mistake took the site down.\r\n"
+    )
+    code, out, _ = run("lint", str(draft), "--format", "json")
+    assert code == 1
+    [finding] = json.loads(out)
+    assert {k: finding[k] for k in ("line", "column", "end_column", "rule")} == {
+        "line": 10,
+        "column": 1,
+        "end_column": 16,
+        "rule": "naming",
+    }
+    assert finding["message"] and finding["suggestion"]
+
+
+def test_lint_explain_says_which_rule_fired_and_why(tmp_path: Path) -> None:
+    draft = tmp_path / "pm.md"
+    draft.write_text("Root cause: Kofi restarted the wrong cluster.\n", encoding="utf-8")
+    code, out, _ = run("lint", str(draft), "--explain")
+    assert code == 1
+    assert f"{draft}:1:13-17: error [root-cause]" in out
+    assert "why: root-cause label" in out and "[rule set en]" in out
+    code, out, _ = run("lint", str(draft), "--explain", "--format", "json")
+    assert json.loads(out)[0]["explanation"].startswith("root-cause label")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "is empty"),
+        (b"  \n\n", "is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+        (b"The caf\xe9 was closed.\n", "not UTF-8 text: byte 0xe9 on line 1"),
+    ],
+)
+def test_lint_refuses_bad_input_with_exit_status_2(tmp_path: Path, content: bytes, says: str) -> None:
+    path = tmp_path / "input.md"
+    path.write_bytes(content)
+    result = CliRunner().invoke(main, ["lint", str(path)])
+    assert result.exit_code == 2 and says in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.stderr
+
+
+def test_lint_refuses_a_50_mb_file_without_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "export.md"
+    with path.open("wb") as handle:
+        handle.truncate(50 * 1000 * 1000)  # sparse: 50 MB on paper
+    result = CliRunner().invoke(main, ["lint", str(path)])
+    assert result.exit_code == 2 and "50.0 MB" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_policy_check_refuses_a_language_rule_that_does_not_compile(tmp_path: Path) -> None:
+    policy = tmp_path / "acme.toml"
+    policy.write_text(
+        'org = "acme"\n\n[[language.exceptions]]\npattern = "rogue (deploy"\nreason = "a product name"\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run("policy", "check", str(policy))
+    assert code == 1
+    assert f"{policy}:4: language.exceptions[0].pattern: not a valid regular expression" in out
