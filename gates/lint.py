@@ -425,9 +425,8 @@ class Linter:
             before_kind = self._capitalised_kind(before_word, doc) if before_word[:1].isupper() else None
             if before_kind is not None and not before_word.endswith(_POSSESSIVE_END):
                 s = tokens[-2][1]
-                full = "fullname" if "unknown" not in (name_kind, before_kind) or name_kind == "name" else "unknown-full"
-                if before_kind in ("name", "ambiguous"):
-                    full = "fullname"
+                known = name_kind == "name" or before_kind in ("name", "ambiguous")
+                full = "fullname" if known or "unknown" not in (name_kind, before_kind) else "unknown-full"
                 return Subject(full, s, end, doc.text[s:end])
         return Subject(name_kind, start, end, word)
 
@@ -763,7 +762,8 @@ class Linter:
                 domain = _DOMAIN.match(text, after_at)
                 parts = re.split(r"[._+-]", local_part)
                 personal = any(self.names.kind(p.capitalize()) is not None for p in parts if len(p) > 1)
-                if domain and local_part[0].isalpha() and not doc.in_row(start) and (personal or _INITIAL_DOT.match(local_part)):
+                personal = personal or bool(_INITIAL_DOT.match(local_part))
+                if domain and local_part[0].isalpha() and not doc.in_row(start) and personal:
                     address = text[start : domain.end()]
                     yield Hit(
                         "naming",
