@@ -264,7 +264,7 @@ def lint_before() -> Any | None:
         return None
     module = types.ModuleType("afterword_lint_before")
     sys.modules[module.__name__] = module  # dataclasses look their module up while the class is built
-    exec(compile(source, f"{LINT_BEFORE_COMMIT[:10]}:gates/lint.py", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(source, f"{LINT_BEFORE_COMMIT[:10]}:gates/lint.py", "exec"), module.__dict__)
     return module
 
 
@@ -493,14 +493,15 @@ def lint_throughput(megabytes: float) -> None:
         print(f"Blameless lint throughput on {size:.1f} MB of {label}, one core, best of 3:")
         seconds = best_of(3, linter.lint, text)
         plain = best_of(3, PLAIN_LINT.findall, text)
-        print(f"  afterword blameless lint ({engine()})    {size / seconds:8.1f} MB/s  (target >= 5 MB/s); "
+        print(f"  afterword blameless lint ({engine()})     {size / seconds:8.1f} MB/s  (target >= 5 MB/s); "
               f"{len(linter.lint(text))} findings")
         print(f"  plain compiled-regex pass             {size / plain:8.1f} MB/s  (the lint takes "
               f"{seconds / plain:.1f}x its time)")
         if old is not None:
             sample = text[: max(len(text) // 8, 200_000)]
             old_seconds = best_of(1, old.lint, sample)
-            print(f"  the lint before ({LINT_BEFORE_COMMIT[:10]})       {len(sample.encode()) / 1e6 / old_seconds:8.1f} MB/s")
+            rate = len(sample.encode()) / 1e6 / old_seconds
+            print(f"  the lint before ({LINT_BEFORE_COMMIT[:10]})       {rate:8.1f} MB/s")
 
 
 def main() -> None:
