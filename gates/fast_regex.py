@@ -24,7 +24,26 @@ try:
 except ImportError:  # a platform without a google-re2 wheel: the same results, slower
     _re2 = None
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_NON_ASCII = re.compile(rb"[\x80-\xff]+")
+
+
+def _non_ascii_runs(data: bytes) -> list[tuple[int, int]]:
+    """Byte spans of the runs of non-ASCII bytes (RE2 in Latin-1 mode scans for them at memory speed)."""
+    if _NON_ASCII_RE2 is not None:
+        return [m.span() for m in _NON_ASCII_RE2.finditer(data)]
+    return [m.span() for m in _NON_ASCII.finditer(data)]
+
+
+def _latin1_finder(pattern: bytes) -> Any:
+    if _re2 is None:
+        return None
+    options: Any = _re2.Options()
+    options.encoding = _re2.Options.Encoding.LATIN1
+    options.never_capture = True
+    return _re2.compile(pattern, options=options)
+
+
+_NON_ASCII_RE2 = _latin1_finder(rb"[\x80-\xff]+")
 
 
 class Encoded:
@@ -33,34 +52,35 @@ class Encoded:
     def __init__(self, text: str) -> None:
         self.text = text
         self.data = text.encode("utf-8", "surrogatepass")
-        self._starts: list[int] = []  # byte offset of each non-ASCII character
-        self._extra: list[int] = []  # extra bytes up to and including that character
+        # runs of non-ASCII characters: their byte starts and ends, and the extra bytes up to each run's end
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._extra: list[int] = []
         if len(self.data) != len(text):
             extra = 0
-            for m in _NON_ASCII.finditer(text):
-                width = len(m.group(0).encode("utf-8", "surrogatepass"))
-                self._starts.append(m.start() + extra)
-                extra += width - 1
+            for start, end in _non_ascii_runs(self.data):
+                extra += end - start - len(self.data[start:end].decode("utf-8", "surrogatepass"))
+                self._starts.append(start)
+                self._ends.append(end)
                 self._extra.append(extra)
 
     def char(self, byte_offset: int) -> int:
         if not self._starts:
             return byte_offset
-        i = bisect.bisect_left(self._starts, byte_offset)
-        return byte_offset - (self._extra[i - 1] if i else 0)
+        i = bisect.bisect_right(self._starts, byte_offset) - 1
+        if i < 0:
+            return byte_offset
+        before = self._extra[i - 1] if i else 0
+        if byte_offset >= self._ends[i]:
+            return byte_offset - self._extra[i]
+        # inside a run (a match that starts or ends in a non-ASCII word): count its characters
+        run_start = self._starts[i]
+        return run_start - before + len(self.data[run_start:byte_offset].decode("utf-8", "surrogatepass"))
 
     def byte(self, char_offset: int) -> int:
         if not self._starts:
             return char_offset
-        # the characters before `char_offset`: find how many non-ASCII ones start before its byte offset
-        lo, hi = 0, len(self._starts)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.char(self._starts[mid]) < char_offset:
-                lo = mid + 1
-            else:
-                hi = mid
-        return char_offset + (self._extra[lo - 1] if lo else 0)
+        return len(self.text[:char_offset].encode("utf-8", "surrogatepass"))
 
 
 def _for_re2(pattern: str) -> str:

@@ -77,6 +77,10 @@ _SEPARATORS = (
     "\u2014", "\u2013", "\u2026", "\x1f",
 )
 _LEAD = re.compile(r"[\s:\u2014\u2013-]*")  # between a label and what it introduces ("Cause racine : ...")
+# `_SEPARATORS` spelled backwards, for `_sentence_start`'s backwards search (". " is " ." there)
+_REVERSED_SEPARATOR = re.compile(
+    r"[ \n][.!?;:]|[()\[\]|\u2014\u2013\u2026\x1f]| - "
+)
 _BLOCK_START = re.compile(r"[ \t]*(?:[-*+]|\d+[.)]|#{1,6})[ \t]+")
 _CAPITALISED = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de][\w'\u2019-]*")
 _HANDLE = re.compile(r"[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?")
@@ -106,7 +110,13 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
+def _unelided(word: str) -> str:
+    return _ELISION.sub("", word) if "'" in word or "\u2019" in word else word
+
+
 def _bare(token: str) -> str:
+    if "'" not in token and "\u2019" not in token:
+        return token
     for end in _POSSESSIVE_END:
         if token.endswith(end) and len(token) > len(end):
             return token[: -len(end)]
@@ -367,7 +377,7 @@ class Linter:
         """The noun phrase that ends with the last token, if it is a person: what kind, and where it starts."""
         word, start, end = tokens[-1]
         bare = _bare(word)
-        low = _ELISION.sub("", bare.lower())  # "l'ing\u00e9nieur" is "ing\u00e9nieur"
+        low = _unelided(bare.lower())  # "l'ing\u00e9nieur" is "ing\u00e9nieur"
         if low in rs.collective:
             return None
         if word.startswith("@"):
@@ -392,7 +402,7 @@ class Linter:
             first = len(tokens) - 1
             index = first - 1
             while index >= 0 and first - index <= 4:
-                before = _ELISION.sub("", _bare(tokens[index][0]).lower())
+                before = _unelided(_bare(tokens[index][0]).lower())
                 if before in rs.determiners:
                     first = index
                     if before in ("some", "any") or before == "one":
@@ -439,11 +449,9 @@ class Linter:
         whose tables alone hold tens of thousands of cells per MB."""
         text = doc.masked
         low = max(0, end - 240)
-        cut = low
-        for separator in _SEPARATORS:
-            at = text.rfind(separator, low, end)
-            if at >= 0 and at + len(separator) > cut:
-                cut = at + len(separator)
+        # one search over the window read backwards finds the nearest separator
+        found = _REVERSED_SEPARATOR.search(text[low:end][::-1])
+        cut = end - found.start() if found else low
         line_end = end
         for _ in range(4):  # the lines the window reaches: a blank line, a list item or a heading starts a block
             line_start = text.rfind("\n", low, line_end) + 1
@@ -603,6 +611,11 @@ class Linter:
                 language=lang,
             )
         for m in _words_at(c.had, doc):
+            before = m.start() - 1
+            while before >= 0 and text[before] in " \t\n":
+                before -= 1
+            if before >= 0 and (text[before].isalnum() or text[before] in "'\u2019"):
+                continue  # "the cache had expired": "Had" opens a counterfactual only at the start of a clause
             sentence = self._sentence_start(doc, m.start())
             comma = text.rfind(",", sentence, m.start())
             if self._tokens(doc, max(sentence, comma + 1), m.start()):
@@ -786,19 +799,25 @@ class Linter:
                         why=f"{text[at : handle.end()]} is an @handle",
                     )
             at = text.find("@", after_at)
-        kinds: dict[str, tuple[str, str | None]] = {}  # token -> (bare word, kind): words repeat a lot
-        for capital in _CAPITALISED.finditer(text):
-            start = capital.start()
+        # Classify each distinct capitalised token once (findall runs in C), then visit only the occurrences of
+        # the tokens that are names: a few dozen per document, among tens of thousands of capitalised words.
+        kinds: dict[str, tuple[str, str]] = {}
+        for token in set(_CAPITALISED.findall(text)):
+            word = _bare(token)
+            kind = None if word.lower() in self._spelling_role else self._capitalised_kind(word, doc)
+            if kind == "name" or kind == "ambiguous":
+                kinds[token] = (word, kind)
+        if not kinds:
+            return
+        finder = Finder("|".join(re.escape(t) for t in sorted(kinds, key=len, reverse=True)), ignore_case=False)
+        size = len(text)
+        for start, stop in finder.spans(doc.encoded or Encoded(text)):
             if start and (text[start - 1].isalnum() or text[start - 1] in "@./#'\u2019-_"):
                 continue
-            token = capital.group(0)
-            known = kinds.get(token)
-            if known is None:
-                word = _bare(token)
-                known = (word, None if word.lower() in self._spelling_role else self._capitalised_kind(word, doc))
-                kinds[token] = known
-            word, kind = known
-            if kind not in ("name", "ambiguous") or doc.in_row(start):
+            if stop < size and (text[stop].isalnum() or text[stop] in "_'\u2019-"):
+                continue  # part of a longer capitalised word
+            word, kind = kinds[text[start:stop]]
+            if doc.in_row(start):
                 continue
             before = text[max(0, start - 12) : start].split()
             if before and before[-1].lower() in ("the", "a", "an", "our", "their", "le", "la", "les", "notre"):
