@@ -80,6 +80,10 @@ async def test_check_draft_refuses_blame_and_missing_sections_with_findings(gate
     assert not result.ok
     assert {(f.gate, f.rule) for f in result.findings} == {("sections", "missing-section"), ("language", "naming")}
     assert result.completeness == pytest.approx(5 / 6, abs=1e-4)
+    # positioned as `afterword lint` positions it: the words "Dave broke", in the draft as submitted
+    [blame] = [f for f in result.findings if f.gate == "language"]
+    line = (GOOD + "\nDave broke production.\n").split("\n")[(blame.line or 0) - 1]
+    assert line[(blame.column or 0) - 1 : (blame.end_column or 0) - 1] == "Dave broke"
 
 
 async def test_warnings_alone_do_not_block_the_draft(gates) -> None:
