@@ -384,6 +384,27 @@ def language_quality() -> None:
 # --- throughput -------------------------------------------------------------------------------------------
 
 
+SECTIONS = ("Root cause analysis", "Detection", "Resolution", "What went poorly", "Lessons learned")
+
+
+def _postmortems(megabytes: float, rnd: Any, paragraph: Any, extras: Any = None) -> str:
+    """Documents of the corpus's shape: a corpus document's head (header table, summary, timeline), then
+    each of SECTIONS with 2-4 paragraphs from `paragraph()` and whatever `extras()` adds after them."""
+    parts: list[str] = []
+    size = 0
+    while size < megabytes * 1e6:
+        doc = [rnd.choice(DOCUMENTS)[0].split("## Root cause analysis")[0]]
+        for section in SECTIONS:
+            doc.append(f"## {section}\n")
+            doc.extend(paragraph() + "\n" for _ in range(rnd.randint(2, 4)))
+            if extras is not None:
+                doc.extend(extras())
+        text = "\n".join(doc)
+        parts.append(text)
+        size += len(text.encode())
+    return "\n\n".join(parts)
+
+
 def postmortem_stream(megabytes: float, seed: int = 7) -> str:
     """Postmortem-shaped text: the corpus documents' structure, paragraphs of prose, timeline tables full
     of look-alikes (timestamps, SHAs, trace ids, PromQL), and a planted secret or personal-data line
@@ -394,29 +415,23 @@ def postmortem_stream(megabytes: float, seed: int = 7) -> str:
     prose = sentences("neutral.txt") + [s for _, s in (line.split("\t", 1) for line in sentences("blame.txt"))]
     looks = [r["text"] for r in LOOKALIKES]
     planted = [r["text"] for r in [*SECRETS, *PERSONAL]]
-    parts: list[str] = []
-    size = 0
-    while size < megabytes * 1e6:
-        doc = [rnd.choice(DOCUMENTS)[0].split("## Root cause analysis")[0]]
-        for section in ("Root cause analysis", "Detection", "Resolution", "What went poorly", "Lessons learned"):
-            doc.append(f"## {section}\n")
-            for _ in range(rnd.randint(2, 4)):
-                doc.append(" ".join(rnd.choice(prose) for _ in range(rnd.randint(3, 6))) + "\n")
-            if rnd.random() < 0.5:
-                doc.append(
-                    "| Time (UTC) | Event | Evidence |\n|---|---|---|\n"
-                    + "".join(
-                        f"| {rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d} | {rnd.choice(looks)} | "
-                        f"`{rnd.getrandbits(48):012x}` |\n"
-                        for _ in range(rnd.randint(4, 10))
-                    )
+
+    def extras() -> list[str]:
+        added = []
+        if rnd.random() < 0.5:
+            added.append(
+                "| Time (UTC) | Event | Evidence |\n|---|---|---|\n"
+                + "".join(
+                    f"| {rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d} | {rnd.choice(looks)} | "
+                    f"`{rnd.getrandbits(48):012x}` |\n"
+                    for _ in range(rnd.randint(4, 10))
                 )
-            if rnd.random() < 0.6:
-                doc.append(rnd.choice(planted) + "\n")
-        text = "\n".join(doc)
-        parts.append(text)
-        size += len(text.encode())
-    return "\n\n".join(parts)
+            )
+        if rnd.random() < 0.6:
+            added.append(rnd.choice(planted) + "\n")
+        return added
+
+    return _postmortems(megabytes, rnd, lambda: " ".join(rnd.choice(prose) for _ in range(rnd.randint(3, 6))), extras)
 
 
 def corpus_blob(megabytes: float) -> str:
@@ -466,21 +481,14 @@ def lint_stream(megabytes: float, seed: int = 11) -> str:
     rnd = random.Random(seed)
     neutral = sentences("neutral.txt")
     blame = [s for _, s in (line.split("\t", 1) for line in sentences("blame.txt"))]
-    parts: list[str] = []
-    size = 0
-    while size < megabytes * 1e6:
-        doc = [rnd.choice(DOCUMENTS)[0].split("## Root cause analysis")[0]]
-        for section in ("Root cause analysis", "Detection", "Resolution", "What went poorly", "Lessons learned"):
-            doc.append(f"## {section}\n")
-            for _ in range(rnd.randint(2, 4)):
-                paragraph = [rnd.choice(neutral) for _ in range(rnd.randint(3, 6))]
-                if rnd.random() < 0.1:
-                    paragraph[rnd.randrange(len(paragraph))] = rnd.choice(blame)
-                doc.append(" ".join(paragraph) + "\n")
-        text = "\n".join(doc)
-        parts.append(text)
-        size += len(text.encode())
-    return "\n\n".join(parts)
+
+    def paragraph() -> str:
+        chosen = [rnd.choice(neutral) for _ in range(rnd.randint(3, 6))]
+        if rnd.random() < 0.1:
+            chosen[rnd.randrange(len(chosen))] = rnd.choice(blame)
+        return " ".join(chosen)
+
+    return _postmortems(megabytes, rnd, paragraph)
 
 
 # The baseline: what a word-list checker does, one compiled regular expression over the text (judgement

@@ -534,6 +534,24 @@ class Linter:
 
     # -- the rules ---------------------------------------------------------------------------------------
 
+    def _subjects_before(
+        self, doc: Prepared, finder: Finder, rs: RuleSet, accepted: frozenset[str]
+    ) -> Iterator[tuple[_Match, Subject]]:
+        """Each trigger whose subject (the noun phrase before it) is a person of an accepted kind."""
+        for m in _words_at(finder, doc):
+            subject = self._subject(doc, m.start(), rs)
+            if subject is not None and subject.kind in accepted:
+                yield m, subject
+
+    def _people_after(
+        self, doc: Prepared, finder: Finder, rs: RuleSet, accepted: frozenset[str]
+    ) -> Iterator[tuple[_Match, Subject]]:
+        """Each label or phrase followed by a person of an accepted kind ("Root cause: the contractor")."""
+        for m in _words_at(finder, doc):
+            subject = self._np_after(doc, m.end(), rs)
+            if subject is not None and subject.kind in accepted:
+                yield m, subject
+
     def _structural(self, doc: Prepared, c: _Compiled) -> Iterator[Hit]:
         rs = c.rules
         text = doc.masked
@@ -542,74 +560,47 @@ class Linter:
         def who(subject: Subject) -> str:
             return f'"{subject.text}" is {_DESCRIBE[subject.kind]}'
 
-        for m in _words_at(c.failure, doc):
-            subject = self._subject(doc, m.start(), rs)
-            if subject is None or subject.kind not in _WEAK:
-                continue
-            yield Hit(
-                "person-failure",
-                subject.start,
-                m.end(),
+        def hit(rule: str, start: int, end: int, message: str, why: str, suggest: str | None = None) -> Hit:
+            return Hit(rule, start, end, message, _SUGGEST[suggest or rule], why=why, language=lang)
+
+        for m, subject in self._subjects_before(doc, c.failure, rs, _WEAK):
+            yield hit("person-failure", subject.start, m.end(),
                 f'makes a person the subject of a failure ("{subject.text} {m.group(0)}")',
-                _SUGGEST["person-failure"],
-                why=f'failure or omission verb "{m.group(0)}" with a person as its subject: {who(subject)}',
-                language=lang,
-            )
+                f'failure or omission verb "{m.group(0)}" with a person as its subject: {who(subject)}')
         for m in _words_at(c.omission, doc):
             sentence = self._sentence_start(doc, m.start())
-            subject = self._opening(doc, sentence, m.start(), rs)
-            if subject is None or subject.kind not in _STRONG:
+            person = self._opening(doc, sentence, m.start(), rs)
+            if person is None or person.kind not in _STRONG:
                 continue
-            yield Hit(
-                "person-failure",
-                subject.start,
-                subject.end,
-                f'puts an omission on a person ("{subject.text} ... {m.group(0)}")',
-                _SUGGEST["person-failure"],
-                why=f'"{m.group(0)}" about the sentence\'s subject, and {who(subject)}',
-                language=lang,
-            )
+            yield hit("person-failure", person.start, person.end,
+                f'puts an omission on a person ("{person.text} ... {m.group(0)}")',
+                f'"{m.group(0)}" about the sentence\'s person, and {who(person)}')
         for m in _words_at(c.harm, doc):
             if doc.in_row(m.start()):
                 continue  # a timeline row records what was done; only judging words are findings there
-            subject = self._subject(doc, m.start(), rs)
-            if subject is None or subject.kind not in _HARM_OK:
+            person = self._subject(doc, m.start(), rs)
+            if person is None or person.kind not in _HARM_OK:
                 continue
-            if subject.kind in _NAMED:
+            if person.kind in _NAMED:
                 rule = "naming"
-                message = f'names a person as the cause ("{subject.text} {m.group(0)}")'
-            elif subject.kind == "vague":
+                message = f'names a person as the cause ("{person.text} {m.group(0)}")'
+            elif person.kind == "vague":
                 rule = "vague-culprit"
-                message = f'blames a vague culprit ("{subject.text} {m.group(0)}")'
+                message = f'blames a vague culprit ("{person.text} {m.group(0)}")'
             else:
                 rule = "team-blame"
-                message = f'makes a person or team the cause ("{subject.text} {m.group(0)}")'
+                message = f'makes a person or team the cause ("{person.text} {m.group(0)}")'
             section = doc.section_at(m.start())
             if section is not None and section_key(section.title) in rs.root_cause_sections:
                 rule = "root-cause"
-                message = f'gives a person as the root cause ("{subject.text} {m.group(0)}")'
-            yield Hit(
-                rule,
-                subject.start,
-                m.end(),
+                message = f'gives a person as the root cause ("{person.text} {m.group(0)}")'
+            yield hit(rule, person.start, m.end(),
                 message,
-                _SUGGEST[rule],
-                why=f'harmful action "{m.group(0)}" with a person as its agent: {who(subject)}',
-                language=lang,
-            )
-        for m in _words_at(c.modal, doc):
-            subject = self._subject(doc, m.start(), rs)
-            if subject is None or subject.kind not in _WEAK:
-                continue
-            yield Hit(
-                "counterfactual",
-                subject.start,
-                m.end(),
+                f'harmful action "{m.group(0)}" with a person as its agent: {who(person)}')
+        for m, subject in self._subjects_before(doc, c.modal, rs, _WEAK):
+            yield hit("counterfactual", subject.start, m.end(),
                 f'counterfactual about a person ("{subject.text} {m.group(0)}")',
-                _SUGGEST["counterfactual"],
-                why=f'"{m.group(0)}" with a person as its subject: {who(subject)}',
-                language=lang,
-            )
+                f'"{m.group(0)}" with a person as its subject: {who(subject)}')
         for m in _words_at(c.had, doc):
             before = m.start() - 1
             while before >= 0 and text[before] in " \t\n":
@@ -620,50 +611,26 @@ class Linter:
             comma = text.rfind(",", sentence, m.start())
             if self._tokens(doc, max(sentence, comma + 1), m.start()):
                 continue  # "Had" opens a counterfactual only at the start of a clause
-            subject = self._np_after(doc, m.end(), rs, limit=3)
-            if subject is None or subject.kind not in _WEAK:
+            person = self._np_after(doc, m.end(), rs, limit=3)
+            if person is None or person.kind not in _WEAK:
                 continue
-            yield Hit(
-                "counterfactual",
-                m.start(),
-                subject.end,
-                f'counterfactual about a person ("{text[m.start() : subject.end]}")',
-                _SUGGEST["counterfactual"],
-                why=f'"Had ..." opening a clause about a person: {who(subject)}',
-                language=lang,
-            )
+            yield hit("counterfactual", m.start(), person.end,
+                f'counterfactual about a person ("{text[m.start() : person.end]}")',
+                f'"Had ..." opening a clause about a person: {who(person)}')
         for m in _words_at(c.if_lead, doc):
-            subject = self._np_after(doc, m.end(), rs, limit=4)
-            if subject is None or subject.kind not in _WEAK or not c.if_tail.match(text, subject.end):
+            person = self._np_after(doc, m.end(), rs, limit=4)
+            if person is None or person.kind not in _WEAK or not c.if_tail.match(text, person.end):
                 continue
-            tail = c.if_tail.match(text, subject.end)
-            end = tail.end() if tail else subject.end
-            yield Hit(
-                "counterfactual",
-                m.start(),
-                end,
+            tail = c.if_tail.match(text, person.end)
+            end = tail.end() if tail else person.end
+            yield hit("counterfactual", m.start(), end,
                 f'counterfactual about a person ("{text[m.start() : end]}")',
-                _SUGGEST["counterfactual"],
-                why=f'"if ... had" about a person: {who(subject)}',
-                language=lang,
-            )
-        for m in _words_at(c.root_cause, doc):
-            subject = self._np_after(doc, m.end(), rs)
-            if subject is None or subject.kind not in _WEAK:
-                continue
-            yield Hit(
-                "root-cause",
-                subject.start,
-                subject.end,
+                f'"if ... had" about a person: {who(person)}')
+        for m, subject in self._people_after(doc, c.root_cause, rs, _WEAK):
+            yield hit("root-cause", subject.start, subject.end,
                 f'gives a person as the root cause ("{text[m.start() : subject.end].strip()}")',
-                _SUGGEST["root-cause"],
-                why=f'root-cause label "{m.group(0).strip()}" followed by a person: {who(subject)}',
-                language=lang,
-            )
-        for m in _words_at(c.attribution, doc):
-            subject = self._np_after(doc, m.end(), rs)
-            if subject is None or subject.kind not in _STRONG:
-                continue
+                f'root-cause label "{m.group(0).strip()}" followed by a person: {who(subject)}')
+        for m, subject in self._people_after(doc, c.attribution, rs, _STRONG):
             rule = "naming" if subject.kind in _NAMED else "team-blame"
             yield Hit(
                 rule,
@@ -676,46 +643,31 @@ class Linter:
                 why=f'blame phrase "{m.group(0).strip()}" followed by a person: {who(subject)}',
                 language=lang,
             )
-        for m in _words_at(c.predicate, doc):
-            subject = self._subject(doc, m.start(), rs)
-            if subject is None or subject.kind not in _STRONG:
-                continue
+        for m, subject in self._subjects_before(doc, c.predicate, rs, _STRONG):
             rule = "naming" if subject.kind in _NAMED else "team-blame"
-            yield Hit(
-                rule,
-                subject.start,
-                m.end(),
+            yield hit(rule, subject.start, m.end(),
                 f'assigns blame ("{subject.text} {m.group(0).strip()}")',
-                _SUGGEST["team-blame"],
-                why=f'"{m.group(0).strip()}" said of a person: {who(subject)}',
-                language=lang,
-            )
+                f'"{m.group(0).strip()}" said of a person: {who(subject)}', suggest="team-blame")
         for m in _words_at(c.possessive, doc, anywhere=True):
             if _POSSESSIVE_SYSTEM.match(text, m.end()):
                 continue
-            subject = self._subject(doc, m.start() + (0 if m.group(0)[0] in "'\u2019" else 1), rs)
-            if subject is None or subject.kind not in _WEAK:
+            person = self._subject(doc, m.start() + (0 if m.group(0)[0] in "'\u2019" else 1), rs)
+            if person is None or person.kind not in _WEAK:
                 continue
-            rule = "team-blame" if subject.kind in ("role", "team", "vague") else "naming"
+            rule = "team-blame" if person.kind in ("role", "team", "vague") else "naming"
             yield Hit(
                 rule,
-                subject.start,
+                person.start,
                 m.end(),
-                f'puts the blame on a person ("{text[subject.start : m.end()]}")',
+                f'puts the blame on a person ("{text[person.start : m.end()]}")',
                 "describe the conditions that made the failure possible, not whose it was",
-                why=f'possessive of a fault ("{m.group(0).strip()}") owned by a person: {who(subject)}',
+                why=f'possessive of a fault ("{m.group(0).strip()}") owned by a person: {who(person)}',
                 language=lang,
             )
         for m in _words_at(c.vague_alone, doc):
-            yield Hit(
-                "vague-culprit",
-                m.start(),
-                m.end(),
+            yield hit("vague-culprit", m.start(), m.end(),
                 f'points at a culprit without naming what happened ("{m.group(0)}")',
-                _SUGGEST["vague-culprit"],
-                why=f'"{m.group(0)}" looks for someone to hold responsible',
-                language=lang,
-            )
+                f'"{m.group(0)}" looks for someone to hold responsible')
 
     def _words_rules(self, doc: Prepared, c: _Compiled) -> Iterator[Hit]:
         text = doc.masked
