@@ -123,6 +123,15 @@ class Finder:
         for m in self._re2.finditer(doc.data, begin, stop):
             yield doc.char(m.start()), doc.char(m.end())
 
+    def alternatives(self, doc: Encoded) -> Iterator[tuple[int, int, int]]:
+        """Each match's span and which top-level group matched (1, 2, ...): several patterns in one pass."""
+        if self._re is not None:
+            for m in self._re.finditer(doc.text):
+                yield m.start(), m.end(), m.lastindex or 0
+            return
+        for m in self._re2.finditer(doc.data):
+            yield doc.char(m.start()), doc.char(m.end()), m.lastindex or 0
+
     def groups(self, doc: Encoded) -> Iterator[tuple[int, int, str]]:
         """Each match's group 1: its character span and its text."""
         if self._re is not None:

@@ -235,6 +235,9 @@ class _Compiled:
     human_error: Finder
     human_error_negated: re.Pattern[str]
     vague_alone: Finder
+    # the triggers with few matches, a few kinds per pass (each RE2 pass costs ~5 ms/MB however few match);
+    # kinds that can follow one another ("down to" + "user error") are in different passes
+    rare: tuple[Finder, ...]
 
 
 def _compile(rules: RuleSet, extra_judgement: Sequence[str]) -> _Compiled:
@@ -260,7 +263,36 @@ def _compile(rules: RuleSet, extra_judgement: Sequence[str]) -> _Compiled:
         human_error=rx(rules.human_error),
         human_error_negated=re.compile(rules.human_error_negated, re.IGNORECASE),
         vague_alone=Finder(_WORD_START + r"(?:" + rules.vague_alone + r")"),
+        rare=tuple(
+            Finder(
+                _WORD_START + "(?:" + "|".join("(" + _rare_source(rules, name, words) + ")" for name in group) + ")",
+                capture=True,
+            )
+            for group in _RARE_PASSES
+        ),
     )
+
+
+# Trigger kinds scanned together (`_Compiled.rare`): each finds a few matches per MB.
+_RARE_PASSES = (
+    ("predicate", "attribution", "omission", "if_lead", "root_cause", "vague_alone"),
+    ("judgement", "human_error"),
+)
+_RARE = frozenset(name for group in _RARE_PASSES for name in group)
+
+
+def _rare_source(rules: RuleSet, name: str, judgement: Sequence[str]) -> str:
+    sources = {
+        "predicate": rules.blame_predicate,
+        "attribution": rules.attribution,
+        "omission": rules.omission_tail,
+        "if_lead": rules.if_lead,
+        "root_cause": rules.root_cause,
+        "judgement": "|".join(judgement),
+        "human_error": rules.human_error,
+        "vague_alone": rules.vague_alone,
+    }
+    return sources[name] or _NEVER
 
 
 class _Match:
@@ -281,22 +313,27 @@ class _Match:
         return self._text[self._start : self._end]
 
 
+def _whole_word(text: str, start: int, end: int, anywhere: bool = False) -> _Match | None:
+    """A trigger's match as a whole-word span: it begins after the non-word character its pattern consumed
+    (`_WORD_START`) and ends before one (a trigger is words, not the start of a longer word). `anywhere`:
+    the pattern is not word-led ("'s mistake")."""
+    if not anywhere and start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1  # the non-word character a boundary consumed (see fast_regex)
+    if end < len(text) and text[end].isalnum():
+        return None
+    if anywhere or starts_word(text, start):
+        return _Match(text, start, end)
+    return None
+
+
 def _words_at(finder: Finder, doc: Prepared, anywhere: bool = False) -> Iterator[_Match]:
-    """Whole-word matches of a trigger pattern: each begins after the non-word character its pattern consumed
-    (`_WORD_START`) and ends before one (a trigger is words, not the start of a longer word). `anywhere`: the
-    pattern is not word-led ("'s mistake")."""
     text = doc.masked
-    encoded = doc.encoded or Encoded(text)
-    size = len(text)
-    for start, end in finder.spans(encoded):
-        if not anywhere and start < end and not text[start].isalnum():
-            start += 1
-        while end > start and not text[end - 1].isalnum():
-            end -= 1  # the non-word character a boundary consumed (see fast_regex)
-        if end < size and text[end].isalnum():
-            continue
-        if anywhere or starts_word(text, start):
-            yield _Match(text, start, end)
+    for start, end in finder.spans(doc.encoded or Encoded(text)):
+        found = _whole_word(text, start, end, anywhere)
+        if found is not None:
+            yield found
 
 
 class Linter:
@@ -534,20 +571,37 @@ class Linter:
 
     # -- the rules ---------------------------------------------------------------------------------------
 
+    def _triggers(self, doc: Prepared, c: _Compiled, name: str) -> list[_Match]:
+        """The whole-word matches of one kind of trigger (`_words_at`); the rare kinds come from one shared
+        pass, split by the group that matched."""
+        if name not in _RARE:
+            return list(_words_at(getattr(c, name), doc))
+        key = (c.rules.code, name)
+        if key not in doc.triggers:
+            text = doc.masked
+            buckets: dict[str, list[tuple[int, int]]] = {kind: [] for kind in _RARE}
+            for kinds, finder in zip(_RARE_PASSES, c.rare, strict=True):
+                for start, end, group in finder.alternatives(doc.encoded or Encoded(text)):
+                    if group:
+                        buckets[kinds[group - 1]].append((start, end))
+            for kind, spans in buckets.items():
+                doc.triggers[(c.rules.code, kind)] = spans
+        return [m for m in (_whole_word(doc.masked, s, e) for s, e in doc.triggers[key]) if m is not None]
+
     def _subjects_before(
-        self, doc: Prepared, finder: Finder, rs: RuleSet, accepted: frozenset[str]
+        self, doc: Prepared, matches: Iterable[_Match], rs: RuleSet, accepted: frozenset[str]
     ) -> Iterator[tuple[_Match, Subject]]:
         """Each trigger whose subject (the noun phrase before it) is a person of an accepted kind."""
-        for m in _words_at(finder, doc):
+        for m in matches:
             subject = self._subject(doc, m.start(), rs)
             if subject is not None and subject.kind in accepted:
                 yield m, subject
 
     def _people_after(
-        self, doc: Prepared, finder: Finder, rs: RuleSet, accepted: frozenset[str]
+        self, doc: Prepared, matches: Iterable[_Match], rs: RuleSet, accepted: frozenset[str]
     ) -> Iterator[tuple[_Match, Subject]]:
         """Each label or phrase followed by a person of an accepted kind ("Root cause: the contractor")."""
-        for m in _words_at(finder, doc):
+        for m in matches:
             subject = self._np_after(doc, m.end(), rs)
             if subject is not None and subject.kind in accepted:
                 yield m, subject
@@ -563,11 +617,11 @@ class Linter:
         def hit(rule: str, start: int, end: int, message: str, why: str, suggest: str | None = None) -> Hit:
             return Hit(rule, start, end, message, _SUGGEST[suggest or rule], why=why, language=lang)
 
-        for m, subject in self._subjects_before(doc, c.failure, rs, _WEAK):
+        for m, subject in self._subjects_before(doc, self._triggers(doc, c, "failure"), rs, _WEAK):
             yield hit("person-failure", subject.start, m.end(),
                 f'makes a person the subject of a failure ("{subject.text} {m.group(0)}")',
                 f'failure or omission verb "{m.group(0)}" with a person as its subject: {who(subject)}')
-        for m in _words_at(c.omission, doc):
+        for m in self._triggers(doc, c, "omission"):
             sentence = self._sentence_start(doc, m.start())
             person = self._opening(doc, sentence, m.start(), rs)
             if person is None or person.kind not in _STRONG:
@@ -575,7 +629,7 @@ class Linter:
             yield hit("person-failure", person.start, person.end,
                 f'puts an omission on a person ("{person.text} ... {m.group(0)}")',
                 f'"{m.group(0)}" about the sentence\'s person, and {who(person)}')
-        for m in _words_at(c.harm, doc):
+        for m in self._triggers(doc, c, "harm"):
             if doc.in_row(m.start()):
                 continue  # a timeline row records what was done; only judging words are findings there
             person = self._subject(doc, m.start(), rs)
@@ -597,11 +651,11 @@ class Linter:
             yield hit(rule, person.start, m.end(),
                 message,
                 f'harmful action "{m.group(0)}" with a person as its agent: {who(person)}')
-        for m, subject in self._subjects_before(doc, c.modal, rs, _WEAK):
+        for m, subject in self._subjects_before(doc, self._triggers(doc, c, "modal"), rs, _WEAK):
             yield hit("counterfactual", subject.start, m.end(),
                 f'counterfactual about a person ("{subject.text} {m.group(0)}")',
                 f'"{m.group(0)}" with a person as its subject: {who(subject)}')
-        for m in _words_at(c.had, doc):
+        for m in self._triggers(doc, c, "had"):
             before = m.start() - 1
             while before >= 0 and text[before] in " \t\n":
                 before -= 1
@@ -617,7 +671,7 @@ class Linter:
             yield hit("counterfactual", m.start(), person.end,
                 f'counterfactual about a person ("{text[m.start() : person.end]}")',
                 f'"Had ..." opening a clause about a person: {who(person)}')
-        for m in _words_at(c.if_lead, doc):
+        for m in self._triggers(doc, c, "if_lead"):
             person = self._np_after(doc, m.end(), rs, limit=4)
             if person is None or person.kind not in _WEAK or not c.if_tail.match(text, person.end):
                 continue
@@ -626,11 +680,11 @@ class Linter:
             yield hit("counterfactual", m.start(), end,
                 f'counterfactual about a person ("{text[m.start() : end]}")',
                 f'"if ... had" about a person: {who(person)}')
-        for m, subject in self._people_after(doc, c.root_cause, rs, _WEAK):
+        for m, subject in self._people_after(doc, self._triggers(doc, c, "root_cause"), rs, _WEAK):
             yield hit("root-cause", subject.start, subject.end,
                 f'gives a person as the root cause ("{text[m.start() : subject.end].strip()}")',
                 f'root-cause label "{m.group(0).strip()}" followed by a person: {who(subject)}')
-        for m, subject in self._people_after(doc, c.attribution, rs, _STRONG):
+        for m, subject in self._people_after(doc, self._triggers(doc, c, "attribution"), rs, _STRONG):
             rule = "naming" if subject.kind in _NAMED else "team-blame"
             yield Hit(
                 rule,
@@ -643,7 +697,7 @@ class Linter:
                 why=f'blame phrase "{m.group(0).strip()}" followed by a person: {who(subject)}',
                 language=lang,
             )
-        for m, subject in self._subjects_before(doc, c.predicate, rs, _STRONG):
+        for m, subject in self._subjects_before(doc, self._triggers(doc, c, "predicate"), rs, _STRONG):
             rule = "naming" if subject.kind in _NAMED else "team-blame"
             yield hit(rule, subject.start, m.end(),
                 f'assigns blame ("{subject.text} {m.group(0).strip()}")',
@@ -664,14 +718,14 @@ class Linter:
                 why=f'possessive of a fault ("{m.group(0).strip()}") owned by a person: {who(person)}',
                 language=lang,
             )
-        for m in _words_at(c.vague_alone, doc):
+        for m in self._triggers(doc, c, "vague_alone"):
             yield hit("vague-culprit", m.start(), m.end(),
                 f'points at a culprit without naming what happened ("{m.group(0)}")',
                 f'"{m.group(0)}" looks for someone to hold responsible')
 
     def _words_rules(self, doc: Prepared, c: _Compiled) -> Iterator[Hit]:
         text = doc.masked
-        for m in _words_at(c.judgement, doc):
+        for m in self._triggers(doc, c, "judgement"):
             word = " ".join(m.group(0).split())
             yield Hit(
                 "judgement",
@@ -682,7 +736,7 @@ class Linter:
                 why=f'"{word}" judges a person or their work',
                 language=c.rules.code,
             )
-        for m in _words_at(c.human_error, doc):
+        for m in self._triggers(doc, c, "human_error"):
             if c.human_error_negated.search(text, max(0, m.start() - 24), m.start()):
                 continue
             yield Hit(

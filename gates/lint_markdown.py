@@ -133,6 +133,7 @@ class Prepared:
     sections: list[Section] = field(default_factory=list)
     system_words: set[str] = field(default_factory=set)  # lower case
     encoded: Encoded | None = field(default=None, repr=False)  # `masked`, for the trigger patterns
+    triggers: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict, repr=False)
     _section_starts: list[int] | None = field(default=None, repr=False)
 
     def in_row(self, offset: int) -> bool:
