@@ -77,11 +77,6 @@ class Encoded:
         run_start = self._starts[i]
         return run_start - before + len(self.data[run_start:byte_offset].decode("utf-8", "surrogatepass"))
 
-    def byte(self, char_offset: int) -> int:
-        if not self._starts:
-            return char_offset
-        return len(self.text[:char_offset].encode("utf-8", "surrogatepass"))
-
 
 def _for_re2(pattern: str) -> str:
     """Python's syntax in RE2's: `\\uXXXX` is `\\x{XXXX}`; a word boundary that ends an alternative becomes
@@ -113,14 +108,12 @@ class Finder:
         else:
             self._re = re.compile(_for_re(pattern), re.IGNORECASE if ignore_case else 0)
 
-    def spans(self, doc: Encoded, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    def spans(self, doc: Encoded) -> Iterator[tuple[int, int]]:
         if self._re is not None:
-            for m in self._re.finditer(doc.text, start, len(doc.text) if end is None else end):
+            for m in self._re.finditer(doc.text):
                 yield m.start(), m.end()
             return
-        begin = doc.byte(start) if start else 0
-        stop = len(doc.data) if end is None else doc.byte(end)
-        for m in self._re2.finditer(doc.data, begin, stop):
+        for m in self._re2.finditer(doc.data):
             yield doc.char(m.start()), doc.char(m.end())
 
     def alternatives(self, doc: Encoded) -> Iterator[tuple[int, int, int]]:

@@ -207,7 +207,7 @@ _PRIORITY = {
 _INDEPENDENT = frozenset({"judgement", "human-error", "custom"})  # they say something the others do not
 
 
-_WORD_START = r"(?:\A|[^\pL\pN_'\x{2019}-])"
+_WORD_START = r"(?:\A|[^\w'\u2019-])"  # RE2's \w is ASCII: a non-ASCII letter passes, then `starts_word` refuses it
 _NEVER = r"\b\B"  # matches nothing: a rule set without this kind of trigger
 # "the API's error rate", "Postgres' error log": a system's metric, not a person's fault
 _POSSESSIVE_SYSTEM = re.compile(

@@ -212,7 +212,7 @@ def _rows(masked: Encoded, sections: Sequence[Section], row_sections: frozenset[
             end = next_end
         spans.append((header_start, end))
     for section, end in _bodies(sections, len(text)):  # every line of a timeline section records who did what
-        if _section_key(section.title) in row_sections:
+        if section_key(section.title) in row_sections:
             body_start = text.find("\n", section.start)
             if body_start >= 0:
                 spans.append((body_start, end))
@@ -237,14 +237,10 @@ def _bodies(sections: Sequence[Section], length: int) -> list[tuple[Section, int
     return list(zip(sections, ends, strict=True))
 
 
-def _section_key(title: str) -> str:
+def section_key(title: str) -> str:
     """ "3. Timeline (UTC)" -> "timeline": numbering and a trailing qualifier do not change a section."""
     title = re.sub(r"^[\d.]+\s*", "", title.strip().lower())
     return re.sub(r"\s*[(:].*$", "", title).strip()
-
-
-def section_key(title: str) -> str:
-    return _section_key(title)
 
 
 def _system_words(text: Encoded, masked: Encoded) -> set[str]:
@@ -274,12 +270,12 @@ def prepare(
         heading = _HEADING.match(masked, start, end)
         if heading:
             sections.append(Section(start, len(heading.group(1)), heading.group(2).strip().lower()))
-    skip = {_section_key(s) for s in skip_sections}
+    skip = {section_key(s) for s in skip_sections}
     if skip:
         bodies = _bodies(sections, len(masked))
-        hidden = [(section.start, end) for section, end in bodies if _section_key(section.title) in skip]
+        hidden = [(section.start, end) for section, end in bodies if section_key(section.title) in skip]
         masked = _apply(masked, hidden)
     masked = masked.replace("\r", " ")
     final = Encoded(masked)
-    rows = _rows(final, sections, frozenset(_section_key(s) for s in row_sections))
+    rows = _rows(final, sections, frozenset(section_key(s) for s in row_sections))
     return Prepared(text, masked, rows, sections, _system_words(original, final), final)
