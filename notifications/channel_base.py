@@ -1,0 +1,220 @@
+"""The interface every notification channel implements, and the small types it speaks.
+
+A channel sends one rendered message to one address and says how it went: a receipt, or an error that
+tells the delivery loop whether retrying can help (`Retryable`, optionally with the server's Retry-After)
+or not (`Permanent`). Retries, the idempotency ledger and the fallback to the next channel live in
+`delivery.py`, so every channel gets the same guarantees.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Annotated, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import certifi
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from afterword.policies.durations import parse_wall_duration
+from afterword.policies.integrations import SecretError, is_reference
+from afterword.settings import is_loopback
+from afterword.workflows.notices import AddressKind, ChannelAdapter, NoticeKind
+
+
+def _secret_reference(value: str) -> str:
+    if not is_reference(value):
+        raise ValueError('write a secret as a reference, "env:NAME" or "file:/path", never the value itself')
+    return value
+
+
+SecretRef = Annotated[str, AfterValidator(_secret_reference)]
+"""Where a secret is (resolved when the worker builds the channel), never the secret itself."""
+
+
+def check_endpoint(url: str) -> str:
+    """An endpoint afterword may post to: HTTPS, or plain HTTP only to this machine's loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{_shown(url)} is not an http(s) URL with a host")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(f"{_shown(url)} is plain HTTP outside loopback: use https://")
+    return url
+
+
+def _shown(url: str) -> str:
+    # webhook URLs carry their credential in the path or query: show where, never what
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}/…" if parts.scheme else "the value"
+
+
+EndpointUrl = Annotated[str, AfterValidator(check_endpoint)]
+
+
+class ChannelConfigError(ValueError):
+    """A channel that cannot be built; `key` is the setting at fault (relative to the channel's settings)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.reason = message
+
+
+def _wall(value: object) -> timedelta:
+    if not isinstance(value, str | int | float | timedelta):
+        raise ValueError(f"not a duration: {value!r}")
+    return parse_wall_duration(value)
+
+
+WallTime = Annotated[timedelta, BeforeValidator(_wall)]
+
+
+def resolve_setting(value: str, key: str, resolve: Callable[[str], str]) -> str:
+    """A setting's value: a reference is resolved (at worker start), anything else is taken as written."""
+    if not is_reference(value):
+        return value
+    try:
+        return resolve(value)
+    except SecretError as err:
+        raise ChannelConfigError(key, str(err)) from None
+
+
+def endpoint_setting(key: str, url: str) -> str:
+    """`url` checked as an endpoint, or a ChannelConfigError naming `key`."""
+    try:
+        return check_endpoint(url)
+    except ValueError as err:
+        raise ChannelConfigError(key, str(err)) from None
+
+
+class ChannelSettings(BaseModel):
+    """A channel's own keys, strictly (an unknown key is an error that names it), and the delivery limits
+    every channel has: how often to try, how long to wait between tries and for the far side."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempts: int = Field(default=4, ge=1, le=10, description="tries before the channel counts as failed")
+    backoff: WallTime = Field(default=timedelta(seconds=1), description="wait before the second try; doubles")
+    max_wait: WallTime = Field(
+        default=timedelta(minutes=2),
+        description="longest wait between tries, a server's Retry-After included; a longer Retry-After fails "
+        "over to the next channel at once",
+    )
+    timeout: WallTime = Field(default=timedelta(seconds=15), description="for one request to answer")
+    ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the endpoint's certificate (an internal CA); unset: public roots",
+    )
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One message as every channel needs it: the same words in plain text, Markdown and HTML."""
+
+    kind: NoticeKind
+    subject: str
+    text: str  # plain text: the e-mail's text part, every chat's fallback
+    markdown: str  # the same body with untrusted values escaped: Slack, Teams and the HTML part start here
+    html: str
+    facts: tuple[tuple[str, str], ...] = ()  # ("Severity", "SEV2"), ("Due", "Mon 3 Mar 17:00 CET"), ...
+    links: tuple[Link, ...] = ()
+    command: str = ""  # the exact `afterword` command of the next step
+    data: dict[str, object] = field(default_factory=dict)  # the structured event, for the signed webhook
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who a message goes to and the identities derived from its notice's idempotency key."""
+
+    recipient: str  # a handle, or channel:<name>
+    address: str | None  # the channel-specific address (e-mail, Slack member id, Teams id), None: the channel's own
+    display_name: str
+    delivery_id: str  # stable per (notice, recipient, channel): webhook delivery id, Message-ID local part
+    thread_id: str  # stable per postmortem: e-mail References
+    at: datetime
+    contacts: dict[str, str] = field(default_factory=dict)  # the person's roster addresses, for bridges
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the far side answered: a message id, a timestamp, a queue id."""
+
+    provider_id: str = ""
+
+
+class ChannelError(Exception):
+    """A send that did not succeed; the message says what happened and, where it helps, what to do."""
+
+
+class Retryable(ChannelError):
+    """Worth another try: a timeout, a 5xx, a 429 (with `retry_after` when the server gave one)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Permanent(ChannelError):
+    """Retrying cannot help: a refused token, an unknown channel, a certificate that does not verify."""
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """A notification channel configured in the policy (`[notifications.channels.<name>]`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def adapter(self) -> ChannelAdapter: ...
+
+    @property
+    def address_kind(self) -> AddressKind:
+        """What a person needs in the roster to be reached here."""
+        ...
+
+    @property
+    def limits(self) -> ChannelSettings:
+        """Tries, backoff and timeouts for this channel."""
+        ...
+
+    async def send(self, message: Rendered, envelope: Envelope) -> Receipt:
+        """Deliver once; raise Retryable or Permanent on failure."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@functools.cache
+def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """A verifying TLS context, built once per CA bundle (loading a bundle costs tens of milliseconds)."""
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else certifi.where())
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,189 @@
+"""E-mail over SMTP: STARTTLS (port 587) or implicit TLS (465), optional AUTH, a text part and an HTML part.
+
+Every mail has a `Message-ID` derived from its notification's idempotency key (the same on every retry, so
+a receiving system that deduplicates by Message-ID drops a repeat) and `In-Reply-To`/`References` naming
+one id per postmortem, so a postmortem's mails thread in the reader's client. `Auto-Submitted:
+auto-generated` (RFC 3834) keeps vacation responders quiet.
+
+aiosmtplib speaks SMTP (asyncio, STARTTLS, implicit TLS, AUTH); the stdlib's `email` package builds the
+message. One connection is kept open and reused, one mail at a time; a connection the server closed is
+opened again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Literal
+
+import aiosmtplib
+from pydantic import Field, field_validator, model_validator
+
+from afterword.notifications.channel_base import (
+    ChannelSettings,
+    Envelope,
+    Permanent,
+    Receipt,
+    Rendered,
+    Retryable,
+    SecretRef,
+    resolve_setting,
+    tls_context,
+)
+from afterword.notifications.mail_address import check_address
+from afterword.policies.integrations import resolve_secret
+from afterword.settings import is_loopback
+from afterword.workflows.notices import AddressKind, ChannelAdapter
+
+Security = Literal["starttls", "tls", "none"]
+
+
+class SmtpSettings(ChannelSettings):
+    host: str = Field(description="the SMTP server (a submission server: your provider's or your relay)")
+    port: int | None = Field(default=None, ge=1, le=65535, description="unset: 587 for starttls, 465 for tls, 25")
+    security: Security = Field(
+        default="starttls",
+        description="starttls (upgrade after connecting), tls (implicit TLS from the first byte), "
+        "none (plain text: loopback only)",
+    )
+    username: str | None = Field(default=None, description="AUTH user; unset: no authentication")
+    password: SecretRef | None = Field(default=None, description="AUTH password, as a reference")
+    from_address: str = Field(description="the sender, e.g. postmortems@example.com")
+    from_name: str = Field(default="afterword", description="the sender's display name")
+    reply_to: str | None = Field(default=None, description="where replies go, e.g. the incident team's list")
+    helo_name: str | None = Field(default=None, description="the name given in EHLO; unset: the sender's domain")
+
+    @field_validator("from_address", "reply_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None else check_address(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SmtpSettings:
+        if self.security == "none" and not is_loopback(self.host):
+            raise ValueError(f"security = \"none\" sends mail in plain text: only to loopback, not to {self.host}; "
+                             "use starttls or tls")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("set username and password together (or neither, for a relay without AUTH)")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
+def message_id(local: str, domain: str) -> str:
+    return f"<{local}@{domain}>"
+
+
+def build_mail(message: Rendered, envelope: Envelope, settings: SmtpSettings) -> EmailMessage:
+    domain = settings.from_address.rsplit("@", 1)[1]
+    mail = EmailMessage()
+    mail["Subject"] = message.subject
+    mail["From"] = Address(settings.from_name, addr_spec=settings.from_address)
+    mail["To"] = Address(envelope.display_name, addr_spec=envelope.address or "")
+    if settings.reply_to:
+        mail["Reply-To"] = settings.reply_to
+    mail["Date"] = format_datetime(envelope.at)
+    mail["Message-ID"] = message_id(envelope.delivery_id, domain)
+    thread = message_id(envelope.thread_id, domain)
+    mail["In-Reply-To"] = thread
+    mail["References"] = thread
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Afterword-Event"] = message.kind.value
+    mail.set_content(message.text)
+    mail.add_alternative(message.html, subtype="html")
+    return mail
+
+
+class SmtpChannel:
+    adapter: ChannelAdapter = "smtp"
+    address_kind: AddressKind = "email"
+
+    def __init__(self, name: str, settings: SmtpSettings, password: str | None) -> None:
+        self.name = name
+        self.limits = settings
+        self.settings = settings
+        self.password = password
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def build(cls, name: str, settings: SmtpSettings, resolve: Callable[[str], str] = resolve_secret
+              ) -> SmtpChannel:
+        password = None if settings.password is None else resolve_setting(settings.password, "password", resolve)
+        return cls(name, settings, password)
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.host, port=s.effective_port, username=s.username, password=self.password,
+            use_tls=s.security == "tls", start_tls=s.security == "starttls",
+            tls_context=tls_context(s.ca_file), timeout=s.timeout.total_seconds(),
+            local_hostname=s.helo_name or s.from_address.rsplit("@", 1)[1],
+        )
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._smtp is None or not self._smtp.is_connected:
+            smtp = self._client()
+            await smtp.connect()
+            self._smtp = smtp
+        return self._smtp
+
+    async def send(self, message: Rendered, envelope: Envelope) -> Receipt:
+        if not envelope.address:
+            raise Permanent(f"smtp {self.name}: {envelope.recipient} has no e-mail address in the roster")
+        mail = build_mail(message, envelope, self.settings)
+        async with self._lock:
+            try:
+                try:
+                    smtp = await self._connected()
+                    _, reply = await smtp.send_message(mail)
+                except aiosmtplib.SMTPServerDisconnected:
+                    # a kept connection the server has since closed: once more on a fresh one
+                    self._smtp = None
+                    smtp = await self._connected()
+                    _, reply = await smtp.send_message(mail)
+            except aiosmtplib.SMTPException as exc:
+                self._smtp = None
+                raise _classified(self.name, exc) from None
+            except OSError as exc:  # refused connection, reset, TLS failure under the SMTP layer
+                self._smtp = None
+                raise Retryable(f"smtp {self.name}: {exc}") from None
+        return Receipt(provider_id=reply)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._smtp is not None and self._smtp.is_connected:
+                try:
+                    await self._smtp.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    self._smtp.close()
+            self._smtp = None
+
+
+def _classified(name: str, exc: aiosmtplib.SMTPException) -> Retryable | Permanent:
+    where = f"smtp {name}"
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return Permanent(f"{where}: authentication refused ({exc.code} {exc.message}); check username and password")
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        if codes and all(400 <= c < 500 for c in codes):
+            return Retryable(f"{where}: recipient deferred ({text})")
+        return Permanent(f"{where}: recipient refused ({text})")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if 400 <= exc.code < 500:
+            return Retryable(f"{where}: {exc.code} {exc.message}")
+        return Permanent(f"{where}: {exc.code} {exc.message}")
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        return Permanent(f"{where}: {exc}; check the security setting (starttls or tls)")
+    cause = exc.__cause__ or exc.__context__
+    if (cause is not None and "CERTIFICATE_VERIFY_FAILED" in str(cause)) or "certificate verify failed" in str(exc):
+        return Permanent(f"{where}: TLS failed ({cause or exc}); check the server's certificate or set ca_file")
+    return Retryable(f"{where}: {exc}")
