@@ -70,14 +70,22 @@ class SlackSettings(ChannelSettings):
 
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_SET_ASIDE = {"\\<": "\ue000", "\\>": "\ue001", "\\[": "\ue002", "\\]": "\ue003"}
+_PUT_BACK = {"\ue000": "&lt;", "\ue001": "&gt;", "\ue002": "[", "\ue003": "]"}
 
 
 def to_mrkdwn(markdown: str) -> str:
     """Slack's mrkdwn from the template's Markdown: &, < and > escaped, links and bold in Slack's syntax."""
-    text = markdown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # characters the template escaped (values from outside) must not become links: set them aside first
+    text = markdown
+    for escaped, placeholder in _SET_ASIDE.items():
+        text = text.replace(escaped, placeholder)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
     text = _BOLD.sub(r"*\1*", text)
-    return re.sub(r"\\([\[\]])", r"\1", text)
+    for placeholder, literal in _PUT_BACK.items():
+        text = text.replace(placeholder, literal)
+    return text
 
 
 def _plain(text: str, limit: int) -> str:

@@ -13,6 +13,7 @@ opened again.
 from __future__ import annotations
 
 import asyncio
+import email.policy
 from collections.abc import Callable
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -39,6 +40,9 @@ from afterword.settings import is_loopback
 from afterword.workflows.notices import AddressKind, ChannelAdapter
 
 Security = Literal["starttls", "tls", "none"]
+# RFC 5322 allows header lines of 998 characters; the stdlib's default of 78 folds a long subject in a way
+# that leaves a leading space in it for readers that do not strip one
+MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 class SmtpSettings(ChannelSettings):
@@ -138,17 +142,18 @@ class SmtpChannel:
     async def send(self, message: Rendered, envelope: Envelope) -> Receipt:
         if not envelope.address:
             raise Permanent(f"smtp {self.name}: {envelope.recipient} has no e-mail address in the roster")
-        mail = build_mail(message, envelope, self.settings)
+        raw = build_mail(message, envelope, self.settings).as_bytes(policy=MAIL_POLICY)
+        sender, recipients = self.settings.from_address, [envelope.address]
         async with self._lock:
             try:
                 try:
                     smtp = await self._connected()
-                    _, reply = await smtp.send_message(mail)
+                    _, reply = await smtp.sendmail(sender, recipients, raw)
                 except aiosmtplib.SMTPServerDisconnected:
                     # a kept connection the server has since closed: once more on a fresh one
                     self._smtp = None
                     smtp = await self._connected()
-                    _, reply = await smtp.send_message(mail)
+                    _, reply = await smtp.sendmail(sender, recipients, raw)
             except aiosmtplib.SMTPException as exc:
                 self._smtp = None
                 raise _classified(self.name, exc) from None
