@@ -12,48 +12,16 @@ import functools
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Annotated, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from typing import Protocol, runtime_checkable
 
 import certifi
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from afterword.policies.durations import parse_wall_duration
 from afterword.policies.integrations import SecretError, is_reference
-from afterword.settings import is_loopback
+from afterword.policies.notify_schema import ChannelSettings, check_endpoint
 from afterword.workflows.notices import AddressKind, ChannelAdapter, NoticeKind
-
-
-def _secret_reference(value: str) -> str:
-    if not is_reference(value):
-        raise ValueError('write a secret as a reference, "env:NAME" or "file:/path", never the value itself')
-    return value
-
-
-SecretRef = Annotated[str, AfterValidator(_secret_reference)]
-"""Where a secret is (resolved when the worker builds the channel), never the secret itself."""
-
-
-def check_endpoint(url: str) -> str:
-    """An endpoint afterword may post to: HTTPS, or plain HTTP only to this machine's loopback."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{_shown(url)} is not an http(s) URL with a host")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ValueError(f"{_shown(url)} is plain HTTP outside loopback: use https://")
-    return url
-
-
-def _shown(url: str) -> str:
-    # webhook URLs carry their credential in the path or query: show where, never what
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}/…" if parts.scheme else "the value"
-
-
-EndpointUrl = Annotated[str, AfterValidator(check_endpoint)]
 
 
 class ChannelConfigError(ValueError):
@@ -63,15 +31,6 @@ class ChannelConfigError(ValueError):
         super().__init__(f"{key}: {message}")
         self.key = key
         self.reason = message
-
-
-def _wall(value: object) -> timedelta:
-    if not isinstance(value, str | int | float | timedelta):
-        raise ValueError(f"not a duration: {value!r}")
-    return parse_wall_duration(value)
-
-
-WallTime = Annotated[timedelta, BeforeValidator(_wall)]
 
 
 def resolve_setting(value: str, key: str, resolve: Callable[[str], str]) -> str:
@@ -90,26 +49,6 @@ def endpoint_setting(key: str, url: str) -> str:
         return check_endpoint(url)
     except ValueError as err:
         raise ChannelConfigError(key, str(err)) from None
-
-
-class ChannelSettings(BaseModel):
-    """A channel's own keys, strictly (an unknown key is an error that names it), and the delivery limits
-    every channel has: how often to try, how long to wait between tries and for the far side."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    attempts: int = Field(default=4, ge=1, le=10, description="tries before the channel counts as failed")
-    backoff: WallTime = Field(default=timedelta(seconds=1), description="wait before the second try; doubles")
-    max_wait: WallTime = Field(
-        default=timedelta(minutes=2),
-        description="longest wait between tries, a server's Retry-After included; a longer Retry-After fails "
-        "over to the next channel at once",
-    )
-    timeout: WallTime = Field(default=timedelta(seconds=15), description="for one request to answer")
-    ca_file: Path | None = Field(
-        default=None,
-        description="PEM file of the CA that signed the endpoint's certificate (an internal CA); unset: public roots",
-    )
 
 
 @dataclass(frozen=True)

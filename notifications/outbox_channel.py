@@ -12,12 +12,9 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from afterword.notifications.channel_base import ChannelSettings, Envelope, Receipt, Rendered
+from afterword.notifications.channel_base import Envelope, Receipt, Rendered
+from afterword.policies.notify_schema import OutboxSettings
 from afterword.workflows.notices import AddressKind, ChannelAdapter
-
-
-class OutboxSettings(ChannelSettings):
-    """No keys: the file is `outbox.jsonl` in the worker's data directory."""
 
 
 class OutboxChannel:

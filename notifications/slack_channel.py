@@ -18,54 +18,31 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from pydantic import Field, model_validator
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from afterword.notifications.channel_base import (
     ChannelError,
-    ChannelSettings,
     Envelope,
     Permanent,
     Receipt,
     Rendered,
     Retryable,
-    SecretRef,
     endpoint_setting,
     parse_retry_after,
     resolve_setting,
     tls_context,
 )
 from afterword.policies.integrations import resolve_secret
+from afterword.policies.notify_schema import SlackSettings
 from afterword.workflows.notices import AddressKind, ChannelAdapter
 
-SLACK_API = "https://slack.com/api/"
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
 # Web API errors a retry can fix; every other error (invalid_auth, channel_not_found, ...) needs a person
 RETRYABLE_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout"})
-
-
-class SlackSettings(ChannelSettings):
-    webhook_url: SecretRef | None = Field(
-        default=None, description="an incoming webhook's URL, as a reference (the URL is the credential)"
-    )
-    bot_token: SecretRef | None = Field(default=None, description="a bot token (xoxb-...) for chat.postMessage")
-    channel: str | None = Field(
-        default=None,
-        description="with bot_token: the channel id to post in, mentioning the person; unset: a direct message",
-    )
-    api_url: str = Field(default=SLACK_API, description="the Web API's base URL (a proxy or a test receiver)")
-
-    @model_validator(mode="after")
-    def _one_way(self) -> SlackSettings:
-        if (self.webhook_url is None) == (self.bot_token is None):
-            raise ValueError("set exactly one of webhook_url (an incoming webhook) or bot_token (chat.postMessage)")
-        if self.channel is not None and self.bot_token is None:
-            raise ValueError("channel goes with bot_token: an incoming webhook posts to the channel it was made for")
-        return self
 
 
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")

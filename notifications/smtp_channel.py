@@ -18,67 +18,25 @@ from collections.abc import Callable
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Literal
 
 import aiosmtplib
-from pydantic import Field, field_validator, model_validator
 
 from afterword.notifications.channel_base import (
-    ChannelSettings,
     Envelope,
     Permanent,
     Receipt,
     Rendered,
     Retryable,
-    SecretRef,
     resolve_setting,
     tls_context,
 )
-from afterword.notifications.mail_address import check_address
 from afterword.policies.integrations import resolve_secret
-from afterword.settings import is_loopback
+from afterword.policies.notify_schema import SmtpSettings
 from afterword.workflows.notices import AddressKind, ChannelAdapter
 
-Security = Literal["starttls", "tls", "none"]
 # RFC 5322 allows header lines of 998 characters; the stdlib's default of 78 folds a long subject in a way
 # that leaves a leading space in it for readers that do not strip one
 MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
-
-
-class SmtpSettings(ChannelSettings):
-    host: str = Field(description="the SMTP server (a submission server: your provider's or your relay)")
-    port: int | None = Field(default=None, ge=1, le=65535, description="unset: 587 for starttls, 465 for tls, 25")
-    security: Security = Field(
-        default="starttls",
-        description="starttls (upgrade after connecting), tls (implicit TLS from the first byte), "
-        "none (plain text: loopback only)",
-    )
-    username: str | None = Field(default=None, description="AUTH user; unset: no authentication")
-    password: SecretRef | None = Field(default=None, description="AUTH password, as a reference")
-    from_address: str = Field(description="the sender, e.g. postmortems@example.com")
-    from_name: str = Field(default="afterword", description="the sender's display name")
-    reply_to: str | None = Field(default=None, description="where replies go, e.g. the incident team's list")
-    helo_name: str | None = Field(default=None, description="the name given in EHLO; unset: the sender's domain")
-
-    @field_validator("from_address", "reply_to")
-    @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        return None if value is None else check_address(value)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SmtpSettings:
-        if self.security == "none" and not is_loopback(self.host):
-            raise ValueError(f"security = \"none\" sends mail in plain text: only to loopback, not to {self.host}; "
-                             "use starttls or tls")
-        if (self.username is None) != (self.password is None):
-            raise ValueError("set username and password together (or neither, for a relay without AUTH)")
-        return self
-
-    @property
-    def effective_port(self) -> int:
-        if self.port is not None:
-            return self.port
-        return {"starttls": 587, "tls": 465, "none": 25}[self.security]
 
 
 def message_id(local: str, domain: str) -> str:

@@ -15,28 +15,20 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import Field
-
 from afterword.notifications.channel_base import (
-    ChannelSettings,
     Envelope,
     Receipt,
     Rendered,
-    SecretRef,
     endpoint_setting,
     resolve_setting,
 )
 from afterword.notifications.http_post import JsonPoster
 from afterword.policies.integrations import resolve_secret
+from afterword.policies.notify_schema import TeamsSettings
 from afterword.workflows.notices import AddressKind, ChannelAdapter
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.4"
-
-
-class TeamsSettings(ChannelSettings):
-    webhook_url: SecretRef = Field(description="the workflow's HTTP POST URL, as a reference (it carries sig=)")
-    mention: bool = Field(default=True, description="mention the person by their Teams id when the roster has one")
 
 
 def adaptive_card(message: Rendered, envelope: Envelope, mention: bool) -> dict[str, Any]:

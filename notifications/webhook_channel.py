@@ -19,19 +19,16 @@ import json
 import time
 from collections.abc import Callable, Iterable
 
-from pydantic import Field
-
 from afterword.notifications.channel_base import (
-    ChannelSettings,
     Envelope,
     Receipt,
     Rendered,
-    SecretRef,
     endpoint_setting,
     resolve_setting,
 )
 from afterword.notifications.http_post import JsonPoster
 from afterword.policies.integrations import resolve_secret
+from afterword.policies.notify_schema import WebhookSettings
 from afterword.workflows.notices import AddressKind, ChannelAdapter
 
 DELIVERY_HEADER = "X-Afterword-Delivery"
@@ -40,15 +37,6 @@ TIMESTAMP_HEADER = "X-Afterword-Timestamp"
 SIGNATURE_HEADER = "X-Afterword-Signature"
 SIGNATURE_VERSION = "v1"
 TOLERANCE_SECONDS = 300
-
-
-class WebhookSettings(ChannelSettings):
-    url: str = Field(description='the receiver\'s HTTPS URL, or a reference to it ("env:NAME", "file:/path")')
-    secret: SecretRef = Field(description="the HMAC-SHA256 signing secret")
-    previous_secret: SecretRef | None = Field(
-        default=None, description="the secret being retired: requests are signed with both until it is removed"
-    )
-    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers (no secrets)")
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:

@@ -15,16 +15,16 @@ from afterword.notifications.channel_base import ChannelConfigError
 from afterword.notifications.ledger import Ledger, delivery_id, delivery_key
 from afterword.notifications.message_render import Templates
 from afterword.notifications.outbox_channel import OutboxChannel
-from afterword.notifications.slack_channel import SlackChannel, SlackSettings, to_mrkdwn
-from afterword.notifications.teams_channel import CARD_CONTENT_TYPE, TeamsChannel, TeamsSettings
+from afterword.notifications.slack_channel import SlackChannel, to_mrkdwn
+from afterword.notifications.teams_channel import CARD_CONTENT_TYPE, TeamsChannel
 from afterword.notifications.webhook_channel import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookChannel,
-    WebhookSettings,
     verify_signature,
 )
+from afterword.policies.notify_schema import SlackSettings, TeamsSettings, WebhookSettings
 from afterword.workflows.notices import ChannelInfo, ItemFacts, NoticeKind, Route
 from tests.notifications.builders import NOW, Sleeps, deliverer, notice, rules
 

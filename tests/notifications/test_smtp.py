@@ -12,7 +12,8 @@ import pytest
 from afterword.notifications.ledger import Ledger
 from afterword.notifications.message_render import Templates
 from afterword.notifications.outbox_channel import OutboxChannel
-from afterword.notifications.smtp_channel import SmtpChannel, SmtpSettings
+from afterword.notifications.smtp_channel import SmtpChannel
+from afterword.policies.notify_schema import SmtpSettings
 from afterword.workflows.notices import ChannelInfo, NoticeKind, Route
 from tests.notifications.builders import NOW, Sleeps, deliverer, notice, rules
 from tests.notifications.conftest import SMTP_PASSWORD, SMTP_USER, SmtpServer
