@@ -82,15 +82,16 @@ class Ledger:
         """Record that an attempt is about to send (attempts + 1); a key already `sent` is returned unchanged."""
         now = datetime.now(UTC).isoformat()
         with self._lock:
-            self._db.execute(
+            row = self._db.execute(
                 "INSERT INTO deliveries (key, state, attempts, updated_at) VALUES (?, 'sending', 1, ?) "
                 "ON CONFLICT(key) DO UPDATE SET state = 'sending', attempts = attempts + 1, updated_at = ? "
-                "WHERE state != 'sent'",
+                "WHERE state != 'sent' RETURNING key, state, attempts, detail, provider_id",
                 (key, now, now),
-            )
-            row = self._db.execute(
-                "SELECT key, state, attempts, detail, provider_id FROM deliveries WHERE key = ?", (key,)
             ).fetchone()
+        if row is None:  # already sent: the conflict clause changed nothing and returned nothing
+            found = self.get(key)
+            assert found is not None
+            return found
         return Entry(*row)
 
     def settle(self, key: str, state: LedgerState, detail: str = "", provider_id: str = "") -> None:

@@ -6,7 +6,7 @@ a signature (`sig=`), so the policy holds a reference to it, never the URL. The 
 Adaptive Card attachment; a person is mentioned by their Teams user id (or UPN) through `msteams.entities`.
 
 No maintained library speaks this: pymsteams builds the retired connectors' MessageCard format, and
-`adaptivecards` (last release 2021) would only replace a dozen lines of dictionaries. httpx posts.
+`adaptivecards` (last release 2021) would only replace a dozen lines of dictionaries. aiohttp posts (http_post.py).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class TeamsChannel:
     async def send(self, message: Rendered, envelope: Envelope) -> Receipt:
         body = json.dumps(adaptive_card(message, envelope, self.mention), ensure_ascii=False).encode()
         response = await self.poster.post(self.url, body, {})
-        return Receipt(provider_id=response.headers.get("x-ms-workflow-run-id", ""))
+        return Receipt(provider_id=response.get("x-ms-workflow-run-id", ""))
 
     async def close(self) -> None:
         await self.poster.close()

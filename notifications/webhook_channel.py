@@ -8,7 +8,7 @@ Each request carries:
     X-Afterword-Signature  v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>; while a secret is rotated,
                            one v1= value per secret, comma-separated (accept the request if any matches)
 
-The stdlib's `hmac` signs; `httpx` posts (see http_post.py). A receiver verifies with `verify_signature`.
+The stdlib's `hmac` signs; aiohttp posts (see http_post.py). A receiver verifies with `verify_signature`.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class WebhookChannel:
             SIGNATURE_HEADER: signature_header(self.secrets, stamp, body),
         }
         response = await self.poster.post(self.url, body, headers)
-        return Receipt(provider_id=response.headers.get("X-Request-Id", ""))
+        return Receipt(provider_id=response.get("X-Request-Id", ""))
 
     async def close(self) -> None:
         await self.poster.close()

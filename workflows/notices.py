@@ -133,6 +133,7 @@ class NotificationRules(_Model):
     )
     digest: DigestRules = Field(default_factory=DigestRules)
     web_url: str | None = Field(default=None, description="base of links to the Web UI; unset: the worker's own")
+    templates_dir: str | None = Field(default=None, description="the organisation's own message templates")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -164,3 +164,18 @@ def test_plain_text_smtp_is_refused_outside_loopback() -> None:
     with pytest.raises(ValueError, match="reference"):
         SmtpSettings.model_validate({"host": "mail.example.com", "from_address": "a@example.com",
                                      "username": "u", "password": "hunter2"})
+
+
+async def test_non_ascii_subjects_and_names_survive_the_trip(smtp_starttls: SmtpServer, ca_file: Path, ledger: Ledger,
+                                                             outbox: OutboxChannel, sleeps: Sleeps,
+                                                             templates: Templates) -> None:
+    channel = smtp(smtp_starttls.port, ca_file)
+    title = "Zahlungsfehler in München — Kasse antwortet nicht mehr, seit der Umstellung auf den neuen Anbieter"
+    outcome = await deliverer({"email": channel}, ledger, outbox, sleeps).deliver(
+        notice(NoticeKind.APPROVED, ["alice"], rules(EMAIL, TO_EMAIL), title=title, actor="Jürgen"), templates, None)
+    await channel.close()
+    assert outcome.deliveries[0].state == "sent"
+    (mail,) = smtp_starttls.box.wait_for(1)
+    assert mail["Subject"] == f"[SEV2] Approved: {title}"
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None and "Jürgen approved the postmortem" in text.get_content()
