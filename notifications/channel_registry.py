@@ -17,7 +17,7 @@ from afterword.notifications.smtp_channel import SmtpChannel
 from afterword.notifications.teams_channel import TeamsChannel
 from afterword.notifications.webhook_channel import WebhookChannel
 from afterword.policies.integrations import resolve_secret
-from afterword.policies.notify_schema import ChannelConfig
+from afterword.policies.notify_schema import ADDRESS_KINDS, ChannelConfig
 from afterword.workflows.notices import AddressKind, ChannelInfo
 
 Builder = Callable[[str, Any, Callable[[str], str]], Channel]
@@ -31,8 +31,7 @@ BUILDERS: dict[str, Builder] = {
 
 def address_kind(config: ChannelConfig) -> AddressKind:
     """What a person needs in the roster for this channel."""
-    return {"slack": "slack", "teams": "teams", "smtp": "email", "webhook": "handle", "outbox": "handle"}[
-        config.adapter]  # type: ignore[return-value]
+    return ADDRESS_KINDS[config.adapter]
 
 
 def channel_infos(configs: Mapping[str, ChannelConfig]) -> dict[str, ChannelInfo]:

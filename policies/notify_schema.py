@@ -30,6 +30,7 @@ from afterword.notifications.mail_address import check_address
 from afterword.policies.durations import parse_wall_duration
 from afterword.policies.integrations import is_reference
 from afterword.settings import is_loopback
+from afterword.workflows.notices import AddressKind, DigestRules, PersonAddresses, QuietHours, Route
 
 SLACK_API = "https://slack.com/api/"
 Security = Literal["starttls", "tls", "none"]
@@ -216,3 +217,77 @@ ChannelConfig = Annotated[
     Field(discriminator="adapter"),
 ]
 CHANNEL_ADAPTERS = ("slack", "teams", "smtp", "webhook", "outbox")
+
+
+class NotificationsPolicy(BaseModel):
+    """Who is told what, where: channels, routes, quiet hours, digests and repeated escalation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channels: dict[str, ChannelConfig] = Field(
+        default_factory=dict, description="channel name -> adapter and its settings (the outbox is always there)"
+    )
+    routes: list[Route] = Field(
+        default_factory=list,
+        description="read in order: every matching route adds its `to`; the first that names channels decides "
+        "each person's channels (fallback order); none: the outbox",
+    )
+    quiet_hours: QuietHours | None = Field(
+        default=None, description="local hours in which messages wait (the recipient's zone, else the policy's)"
+    )
+    urgent_severities: list[str] = Field(
+        default_factory=lambda: ["SEV1"], description="escalations of these severities ignore quiet hours"
+    )
+    repeat_escalation: WallTime | None = Field(
+        default=None, description='while overdue, escalate again this often, one step up the chain (e.g. "24h")'
+    )
+    digest: DigestRules = Field(default_factory=DigestRules, description="when daily and weekly digests go out")
+    templates_dir: str | None = Field(
+        default=None, description="a folder of <event>.md.j2 templates; relative: to the policy file's folder"
+    )
+    web_url: str | None = Field(
+        default=None, description="base URL of the Temporal Web UI in links; unset: the worker's embedded UI"
+    )
+
+    def problems(self, people: list[PersonAddresses], known_severities: list[str]) -> list[tuple[tuple[str | int, ...],
+                                                                                                   str]]:
+        """(key path under [notifications], what to fix) for what one section cannot check alone."""
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        names = set(self.channels) | {"outbox"}
+        handles = {p.handle: p for p in people}
+        for index, route in enumerate(self.routes):
+            at: tuple[str | int, ...] = ("routes", index)
+            for position, channel in enumerate(route.channels):
+                if channel not in names:
+                    found.append(((*at, "channels", position),
+                                  f"unknown channel {channel!r}: declare it under [notifications.channels.{channel}] "
+                                  f"(known: {', '.join(sorted(names))})"))
+            for position, ref in enumerate(route.to):
+                if ref.startswith("channel:") and ref.removeprefix("channel:") not in names:
+                    found.append(((*at, "to", position), f"{ref}: no channel of that name"))
+                elif not ref.startswith(("channel:", "role:", "team:")) and people and ref not in handles:
+                    found.append(((*at, "to", position), f"{ref!r} is not in the roster"))
+            for position, severity in enumerate(route.severities):
+                if severity not in known_severities:
+                    found.append(((*at, "severities", position),
+                                  f"unknown severity {severity!r}: use one of {', '.join(known_severities)}"))
+            needs = {self.channels[c].adapter for c in route.channels if c in self.channels}
+            if route.channels and needs and people:
+                for person in people:
+                    if not any(_reachable(person, self.channels[c]) for c in route.channels if c in self.channels):
+                        wanted = " or ".join(sorted({ADDRESS_KINDS[self.channels[c].adapter] for c in route.channels
+                                                     if c in self.channels}))
+                        found.append(((*at, "channels"), f"{person.handle} has no {wanted} address in the roster, "
+                                      "so this route cannot reach them: add one, or add the outbox to the route"))
+                        break
+        return found
+
+
+# what a person needs in the roster to be reached through each adapter ("handle": nothing more)
+ADDRESS_KINDS: dict[str, AddressKind] = {"slack": "slack", "teams": "teams", "smtp": "email", "webhook": "handle",
+                                         "outbox": "handle"}
+
+
+def _reachable(person: PersonAddresses, channel: ChannelConfig) -> bool:
+    kind = ADDRESS_KINDS[channel.adapter]
+    return kind == "handle" or bool(getattr(person, kind))
