@@ -43,8 +43,10 @@ def resolve_setting(value: str, key: str, resolve: Callable[[str], str]) -> str:
         raise ChannelConfigError(key, str(err)) from None
 
 
-def endpoint_setting(key: str, url: str) -> str:
-    """`url` checked as an endpoint, or a ChannelConfigError naming `key`."""
+def endpoint_setting(value: str, key: str, resolve: Callable[[str], str]) -> str:
+    """An endpoint setting resolved (it may be a reference: a webhook URL is often its own credential) and
+    checked, or a ChannelConfigError naming `key`."""
+    url = resolve_setting(value, key, resolve)
     try:
         return check_endpoint(url)
     except ValueError as err:

@@ -118,11 +118,10 @@ class SlackChannel:
               ) -> SlackChannel:
         webhook = token = None
         if settings.webhook_url is not None:
-            webhook = resolve_setting(settings.webhook_url, "webhook_url", resolve)
-            endpoint_setting("webhook_url", webhook)
+            webhook = endpoint_setting(settings.webhook_url, "webhook_url", resolve)
         if settings.bot_token is not None:
             token = resolve_setting(settings.bot_token, "bot_token", resolve)
-            endpoint_setting("api_url", settings.api_url)
+            endpoint_setting(settings.api_url, "api_url", resolve)
         return cls(name, settings, webhook_url=webhook, token=token, ssl_context=tls_context(settings.ca_file))
 
     def _http(self) -> aiohttp.ClientSession:

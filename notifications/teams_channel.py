@@ -20,7 +20,6 @@ from afterword.notifications.channel_base import (
     Receipt,
     Rendered,
     endpoint_setting,
-    resolve_setting,
 )
 from afterword.notifications.http_post import JsonPoster
 from afterword.policies.integrations import resolve_secret
@@ -75,9 +74,7 @@ class TeamsChannel:
     @classmethod
     def build(cls, name: str, settings: TeamsSettings, resolve: Callable[[str], str] = resolve_secret
               ) -> TeamsChannel:
-        url = resolve_setting(settings.webhook_url, "webhook_url", resolve)
-        endpoint_setting("webhook_url", url)
-        return cls(name, url, settings)
+        return cls(name, endpoint_setting(settings.webhook_url, "webhook_url", resolve), settings)
 
     async def send(self, message: Rendered, envelope: Envelope) -> Receipt:
         body = json.dumps(adaptive_card(message, envelope, self.mention), ensure_ascii=False).encode()

@@ -76,8 +76,7 @@ class WebhookChannel:
     @classmethod
     def build(cls, name: str, settings: WebhookSettings, resolve: Callable[[str], str] = resolve_secret
               ) -> WebhookChannel:
-        url = resolve_setting(settings.url, "url", resolve)
-        endpoint_setting("url", url)
+        url = endpoint_setting(settings.url, "url", resolve)
         secrets = [resolve_setting(settings.secret, "secret", resolve).encode()]
         if settings.previous_secret is not None:
             secrets.append(resolve_setting(settings.previous_secret, "previous_secret", resolve).encode())
