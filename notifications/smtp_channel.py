@@ -18,6 +18,7 @@ from email.charset import QP, Charset
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
 import aiosmtplib
@@ -35,6 +36,7 @@ from afterword.policies.integrations import resolve_secret
 from afterword.policies.notify_schema import SmtpSettings
 from afterword.workflows.notices import AddressKind, ChannelAdapter
 
+_WIRE = compat32.clone(linesep="\r\n")  # SMTP's line ending, whichever client sends the bytes
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 
@@ -71,7 +73,7 @@ def build_mail(message: Rendered, envelope: Envelope, settings: SmtpSettings) ->
     # typeshed types the charset as a name; the stdlib takes a Charset too, and only so does it use QP
     mail.attach(MIMEText(message.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
     mail.attach(MIMEText(message.html, "html", _UTF8_QP))  # type: ignore[arg-type]
-    return mail.as_bytes()
+    return mail.as_bytes(policy=_WIRE)
 
 
 class SmtpChannel:
