@@ -179,3 +179,19 @@ async def test_non_ascii_subjects_and_names_survive_the_trip(smtp_starttls: Smtp
     assert mail["Subject"] == f"[SEV2] Approved: {title}"
     text = mail.get_body(preferencelist=("plain",))
     assert text is not None and "Jürgen approved the postmortem" in text.get_content()
+
+
+def test_the_mail_on_the_wire_has_crlf_lines_within_the_limit(templates: Templates) -> None:
+    from datetime import UTC, datetime
+
+    from afterword.notifications.channel_base import Envelope
+    from afterword.notifications.smtp_channel import build_mail
+
+    event = notice(NoticeKind.DRAFT_OVERDUE, ["alice"], rules(EMAIL, TO_EMAIL), title="x" * 300)
+    message = templates.render(event.kind, event.facts, now=NOW, recipient_name="Alice", recipient_handle="alice",
+                               zone="UTC", web_link=None)
+    raw = build_mail(message, Envelope(recipient="alice", address="alice@example.com", display_name="Alice",
+                                       delivery_id="d1", thread_id="t1", at=datetime.now(UTC)),
+                     SmtpSettings(host="127.0.0.1", from_address="p@example.com"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # smtplib, for one, sends bytes as they are
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998  # RFC 5322's limit
