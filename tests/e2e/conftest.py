@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from afterword.runtime.connection import connect, prepare_namespace
 from afterword.runtime.dev_server import EmbeddedServer, free_port
+from afterword.runtime.payload_codec import ensure_payload_keys
 from afterword.settings import Settings
 
 
@@ -29,6 +30,7 @@ async def dev_server(e2e_settings: Settings) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def dev_client(dev_server: str, e2e_settings: Settings) -> Client:
+    ensure_payload_keys(e2e_settings)  # as the worker does on its first start
     client = await connect(e2e_settings, dev_server)
     await prepare_namespace(client, e2e_settings)
     return client
