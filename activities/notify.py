@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
+from afterword.gates.outbound import redact_model
 from afterword.settings import Settings
 from afterword.workflows.models import Notification
 
@@ -27,6 +28,9 @@ class NotifyActivities:
 
     @activity.defn
     async def notify(self, note: Notification) -> None:
+        # every notification, from any workflow and for any channel, passes here: what leaves is redacted
+        # for its readers (internal: secrets out), whatever the workflow put in it
+        note = redact_model(note)
         info = activity.info()
         line = json.dumps(
             {
