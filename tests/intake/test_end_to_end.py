@@ -298,6 +298,8 @@ async def test_a_newline_in_an_incident_key_cannot_forge_an_intake_log_line(stac
         "AFTERWORD_DATA_DIR": str(tmp_path),
         "AFTERWORD_INTAKE_PORT": str(port),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{stack.settings.embedded_port}",
+        # a data directory of its own: the workers' key comes by reference
+        "AFTERWORD_PAYLOAD_KEYS": f"file:{stack.settings.data_dir.resolve() / 'payload-keys'}",
     }
     command = [sys.executable, "-c", "from afterword.cli import entry; entry()", "intake"]
     process = await asyncio.create_subprocess_exec(
