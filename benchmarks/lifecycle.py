@@ -223,7 +223,8 @@ async def main(lifecycles: int, concurrency: int, rounds: int) -> None:
                 for round_no in range(rounds):
                     elapsed, lat, _ = await run_batch(lifecycles, concurrency, lambda i: one_lifecycle(pm, store, i))
                     plain_elapsed, _, _ = await run_batch(
-                        lifecycles, concurrency, lambda i: one_lifecycle(plain_pm, store, 10_000 * (round_no + 1) + i))
+                        lifecycles, concurrency,
+                        lambda i, r=round_no: one_lifecycle(plain_pm, store, 10_000 * (r + 1) + i))
                     bare_elapsed, bare_lat, _ = await run_batch(
                         lifecycles, concurrency, lambda i: one_bare(client, bare_queue, shape))
                     rates.append(lifecycles / elapsed)
