@@ -133,6 +133,8 @@ async def test_no_planted_secret_is_found_in_clear_outside_the_evidence_store(wo
     draft = written_draft(rendered, ROOT_CAUSE).replace(
         "## Resolution\n\n", f'## Resolution\n\nThe rollback job logged in with password = "{PASSWORD}". ', 1
     )
+    draft = re.sub(r"(## Action items\n\n)(.*?)(?=\n## )",
+                   r"\1None: the reconciliation window was raised in the same change.\n", draft, count=1, flags=re.S)
     assert PASSWORD in draft
     result = await pm.submit_draft(wid, DraftSubmission(by="alice", text=draft))
     assert result.state == "in_review", [f.message for f in result.findings]
