@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from afterword.commands import evidence_cli, gates_cli, intake_cli, policy_cli, postmortem_cli
+from afterword.commands import codec_cli, evidence_cli, gates_cli, intake_cli, policy_cli, postmortem_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -16,7 +16,7 @@ def main() -> None:
     configure_logging("WARNING")  # what the libraries warn about, one escaped line each; `intake` sets its own
 
 
-for module in (postmortem_cli, policy_cli, gates_cli, evidence_cli, intake_cli):
+for module in (postmortem_cli, policy_cli, gates_cli, evidence_cli, intake_cli, codec_cli):
     module.register(main)
 
 

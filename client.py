@@ -31,6 +31,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from afterword.gates.outbound import redact_text
 from afterword.settings import Settings
 from afterword.workflows import search_attributes as sa
 from afterword.workflows.action_item import ActionItemWorkflow
@@ -389,13 +390,15 @@ async def _poll(
 
 
 def sa_initial(incident: Incident, rules: PostmortemRules) -> TypedSearchAttributes:
+    """The start's search attributes. The payload codec does not encrypt search attributes (the server
+    indexes them), so the text a sender chose is redacted first."""
     return TypedSearchAttributes(
         [
             SearchAttributePair(sa.KIND, "postmortem"),
             SearchAttributePair(sa.STATE, "triggered"),
-            SearchAttributePair(sa.SEVERITY, rules.severity),
-            SearchAttributePair(sa.SERVICE, incident.service),
-            SearchAttributePair(sa.ORG, incident.org),
+            SearchAttributePair(sa.SEVERITY, redact_text(rules.severity, rules.policy)),
+            SearchAttributePair(sa.SERVICE, redact_text(incident.service, rules.policy)),
+            SearchAttributePair(sa.ORG, redact_text(incident.org, rules.policy)),
             SearchAttributePair(sa.OWNER, ""),
             SearchAttributePair(sa.OVERDUE, False),
         ]

@@ -43,6 +43,12 @@ ENV_VARS: dict[str, str] = {
     "AFTERWORD_RETENTION_DAYS": "retention_days",
     "AFTERWORD_INTAKE_HOST": "intake_host",
     "AFTERWORD_INTAKE_PORT": "intake_port",
+    "AFTERWORD_PAYLOAD_ENCRYPTION": "payload_encryption",
+    "AFTERWORD_PAYLOAD_KEYS": "payload_keys",
+    "AFTERWORD_CODEC_HOST": "codec_host",
+    "AFTERWORD_CODEC_PORT": "codec_port",
+    "AFTERWORD_CODEC_ORIGINS": "codec_origins",
+    "AFTERWORD_CODEC_TOKEN": "codec_token",
 }
 # Names of the previous release -> the names that replace them. Each still works for one release (its value
 # is used when the new name is unset) and warns, naming the new one.
@@ -145,6 +151,28 @@ class Settings(BaseModel):
     retention_days: int = Field(default=365, description="AFTERWORD_RETENTION_DAYS")
     intake_host: str = Field(default="127.0.0.1", description="AFTERWORD_INTAKE_HOST")
     intake_port: int = Field(default=8787, description="AFTERWORD_INTAKE_PORT; 0 disables the intake")
+    payload_encryption: Literal["on", "off"] = Field(
+        default="on", description="AFTERWORD_PAYLOAD_ENCRYPTION: on (workflow history is encrypted) or off"
+    )
+    payload_keys: str | None = Field(
+        default=None,
+        description="AFTERWORD_PAYLOAD_KEYS: env:NAME / file:/path references to keyrings, comma-separated "
+        "(the first key seals); unset: <data dir>/payload-keys",
+    )
+    codec_host: str = Field(default="127.0.0.1", description="AFTERWORD_CODEC_HOST: where the codec endpoint listens")
+    codec_port: int = Field(
+        default=0, ge=0, le=65535, description="AFTERWORD_CODEC_PORT: the codec endpoint's port; 0: a free port"
+    )
+    codec_origins: str | None = Field(
+        default=None,
+        description="AFTERWORD_CODEC_ORIGINS: Web UI origins the codec endpoint answers (comma-separated); "
+        "unset: the embedded server's UI",
+    )
+    codec_token: str | None = Field(
+        default=None,
+        description="AFTERWORD_CODEC_TOKEN: env:NAME / file:/path of the bearer token the codec endpoint asks for "
+        "(required when it listens beyond loopback)",
+    )
 
     @property
     def store_dir(self) -> Path:

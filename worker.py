@@ -32,10 +32,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from afterword.activities.worker_activities import build_activities
 from afterword.intake.child import IntakeChild, IntakeChildError
 from afterword.policies import PolicyError, load_org_policy, load_policy
+from afterword.runtime.codec_server import CodecEndpointError, CodecServer
 from afterword.runtime.connection import NamespaceSetupError, TemporalConnectionError, connect, prepare_namespace
-from afterword.runtime.dev_server import EmbeddedServer, EmbeddedServerError
+from afterword.runtime.dev_server import LOOPBACK, EmbeddedServer, EmbeddedServerError
 from afterword.runtime.heap import freeze_startup_heap
 from afterword.runtime.log_lines import configure_logging
+from afterword.runtime.payload_codec import PayloadEncryption, PayloadKeyError, codec_for, ensure_payload_keys
 from afterword.settings import Settings, SettingsError
 from afterword.workflows.worker_workflows import WORKFLOWS
 
@@ -51,7 +53,9 @@ WORKFLOW_SUPPORT = (
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 # Activities are short (files, HTTP calls); let running ones finish rather than cancel them at stop.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
-_RUNTIME_ERRORS = (EmbeddedServerError, TemporalConnectionError, NamespaceSetupError, IntakeChildError)
+_RUNTIME_ERRORS = (
+    EmbeddedServerError, TemporalConnectionError, NamespaceSetupError, IntakeChildError, CodecEndpointError,
+)
 
 
 class WorkerSettingsError(ValueError):
@@ -125,12 +129,22 @@ async def run(
     if demo:
         from afterword.examples.demo import run_demo
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        ensure_payload_keys(settings)  # the first start on this data directory: a key of its own
+        codec = codec_for(settings)
+    except PayloadKeyError as exc:
+        raise WorkerSettingsError(str(exc)) from None
     async with AsyncExitStack() as stack:
+        codec_url: str | None = None
+        if codec is not None:  # before the server: its Web UI is told where to decrypt history
+            embedded_ui = settings.temporal_address is None and not headless
+            ui_url = f"http://{LOOPBACK}:{settings.embedded_ui_port}" if embedded_ui else None
+            codec_url = (await stack.enter_async_context(CodecServer(settings, codec, ui_url))).url
         server: EmbeddedServer | None = None
         if settings.temporal_address is None:
-            server = EmbeddedServer(settings, headless=headless)
+            server = EmbeddedServer(settings, headless=headless, codec_endpoint=codec_url)
             await stack.enter_async_context(server)
-        client = await connect(settings)
+        client = await connect(settings, codec=codec)
         report = await prepare_namespace(client, settings)
         await stack.enter_async_context(run_worker(client, settings))
 
@@ -140,7 +154,7 @@ async def run(
             assert address is not None
             intake_url = (await stack.enter_async_context(IntakeChild(settings, address))).url
 
-        _print_banner(settings, server, intake_url, report.retention_warning)
+        _print_banner(settings, server, intake_url, report.retention_warning, codec, codec_url)
         if ready is not None:
             ready.set()
         freeze_startup_heap()  # once ready: its full collection need not delay the banner or `ready`
@@ -169,7 +183,12 @@ async def _run_demo(demo: Awaitable[object]) -> None:
 
 
 def _print_banner(
-    settings: Settings, server: EmbeddedServer | None, intake_url: str | None, warning: str | None
+    settings: Settings,
+    server: EmbeddedServer | None,
+    intake_url: str | None,
+    warning: str | None,
+    codec: PayloadEncryption | None = None,
+    codec_url: str | None = None,
 ) -> None:
     namespace = settings.namespace
     lines = ["afterword worker ready"]
@@ -183,6 +202,11 @@ def _print_banner(
     lines.append(f"  Task queue: {settings.task_queue}")
     lines.append(f"  Intake:     {intake_url or 'disabled'}")
     lines.append(f"  Data dir:   {settings.data_dir.resolve()}")
+    if codec is not None and codec.ring is not None:
+        lines.append(f"  Encryption: history sealed with key {codec.ring.primary} ({codec.ring.origin})")
+        lines.append(f"  Codec:      {codec_url} (temporal workflow show --codec-endpoint {codec_url} ...)")
+    else:
+        lines.append("  Encryption: off (AFTERWORD_PAYLOAD_ENCRYPTION)")
     if warning:
         lines.append(f"  Warning:    {warning}")
     print("\n".join(lines), flush=True)

@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from afterword.evidence.blobs import ContentStore
+from afterword.gates.outbound import redact_text
 from afterword.settings import Settings
 from afterword.workflows.models import Publication, PublishRequest
 
@@ -25,6 +26,18 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "afterword",
     "GIT_COMMITTER_EMAIL": "afterword@localhost",
 }
+
+
+def commit_message(req: PublishRequest) -> str:
+    """The archive commit's message, redacted like the internal document it commits: git history outlives
+    any later correction of the file, and an alert title can carry a key."""
+    approvers = ", ".join(req.approvers) or "nobody"
+    message = (
+        f"Publish {req.postmortem_id}: {req.incident.title}\n\n"
+        f"Severity: {req.rules.severity}\nService: {req.incident.service}\n"
+        f"Approved by: {approvers}\nPolicy: {req.rules.policy_name} {req.rules.policy_hash[:12]}"
+    )
+    return redact_text(message, req.rules.policy)
 
 
 class ArchiveActivities:
@@ -72,15 +85,8 @@ class ArchiveActivities:
             external = Path("external") / year / f"{req.postmortem_id}.md"
             paths.append(self._write(external, req.external_ref))
         self._git("add", "--", *paths)
-        approvers = ", ".join(req.approvers) or "nobody"
         # a retried publication finds its content committed already: "nothing to commit" is success
-        self._git(
-            "commit", "-q", "-m",
-            f"Publish {req.postmortem_id}: {req.incident.title}\n\n"
-            f"Severity: {req.rules.severity}\nService: {req.incident.service}\n"
-            f"Approved by: {approvers}\nPolicy: {req.rules.policy_name} {req.rules.policy_hash[:12]}",
-            "--", *paths, unchanged_ok=True,
-        )
+        self._git("commit", "-q", "-m", commit_message(req), "--", *paths, unchanged_ok=True)
         commit = self._git("rev-parse", "HEAD")
         return Publication(
             archive_path=str(self.repo / internal), commit=commit,

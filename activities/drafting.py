@@ -15,6 +15,7 @@ from temporalio import activity
 from afterword.activities.capture import latest_manifest_ref
 from afterword.evidence.blobs import ContentStore
 from afterword.evidence.timeline import reconstruct_timeline
+from afterword.gates.outbound import redact_text
 from afterword.settings import Settings
 from afterword.workflows.models import DocumentRef, RenderRequest, TimelineRow
 
@@ -87,8 +88,9 @@ class DraftingActivities:
             timeline = reconstruct_timeline(self.store, manifest, req.timeline_edits)
         text = render(req, timeline)
         ref = self.store.put_bytes(text.encode("utf-8"))
-        # a working copy people can edit and submit with `afterword draft submit`
+        # a working copy people can edit and submit with `afterword draft submit`: outside the content store,
+        # so redacted for internal readers (a secret in the alert's title or annotations stays in the evidence)
         self.drafts.mkdir(parents=True, exist_ok=True)
         path = self.drafts / f"{req.postmortem_id}.md"
-        path.write_text(text, encoding="utf-8")
+        path.write_text(redact_text(text, req.rules.policy), encoding="utf-8")
         return DocumentRef(ref=ref, path=str(path))

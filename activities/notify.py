@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from temporalio import activity
 
+from afterword.gates.outbound import redact_model
 from afterword.notifications.channel_base import Channel
 from afterword.notifications.delivery import Deliverer
 from afterword.notifications.ledger import Ledger
@@ -60,6 +61,9 @@ class NotifyActivities:
 
     @activity.defn
     async def deliver_notice(self, notice: Notice) -> NoticeOutcome:
+        # what people and alert senders wrote (titles, comments, item texts) leaves with its secrets redacted;
+        # the rules and addresses are the policy's own and travel as they are
+        notice = notice.model_copy(update={"facts": redact_model(notice.facts)})
         channels = self.channels.get(notice.facts.org, {})
         templates_dir = Path(notice.rules.templates_dir) if notice.rules.templates_dir else None
         deliverer = Deliverer(channels, self.ledger, self.outbox_channel, beat=activity.heartbeat)
@@ -71,6 +75,9 @@ class NotifyActivities:
 
     @activity.defn
     async def notify(self, note: Notification) -> None:
+        # every notification, from any workflow and for any channel, passes here: what leaves is redacted
+        # for its readers (internal: secrets out), whatever the workflow put in it
+        note = redact_model(note)
         info = activity.info()
         line = json.dumps(
             {

@@ -450,7 +450,25 @@ def best_of(runs: int, fn: Any, *args: Any) -> float:
     return best
 
 
+# The redaction engine as it was before vendor key shapes, secret-named values of any alphabet and every
+# roster handle (the commit before them): measured beside today's in the same run.
+BEFORE = "cf05ef5"
+
+
+def redaction_before() -> Any | None:
+    """gates/redaction.py at BEFORE, loaded as a module of its own (None outside a git checkout)."""
+    done = subprocess.run(["git", "-C", str(CORPUS.parents[2]), "show", f"{BEFORE}:gates/redaction.py"],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None
+    module = types.ModuleType("redaction_before")
+    sys.modules[module.__name__] = module
+    exec(compile(done.stdout, f"{BEFORE}:gates/redaction.py", "exec"), module.__dict__)
+    return module
+
+
 def throughput(megabytes: float) -> None:
+    before = redaction_before()
     for label, text in (
         ("postmortem-shaped text (prose, timelines, a planted line per ~40 lines)", postmortem_stream(megabytes)),
         ("the dense labelled corpus (every line planted or a look-alike: worst case)", corpus_blob(megabytes / 4)),
@@ -461,6 +479,11 @@ def throughput(megabytes: float) -> None:
             # as the activity runs it: redacted text plus the report (first 1,000 removals placed)
             seconds = best_of(3, redact_text, text, audience, POLICY, MAX_REDACTION_FINDINGS)
             print(f"  afterword redaction + report, {audience:8s} {size / seconds:6.1f} MB/s  (target >= 20 MB/s)")
+            if before is not None:
+                now = best_of(3, redactor_for(POLICY, audience).redact, text)
+                then = best_of(3, before.redactor_for(POLICY, audience).redact, text)
+                print(f"    engine alone, {audience:8s} now {size / now:6.1f} MB/s, at {BEFORE} "
+                      f"{size / then:6.1f} MB/s (now / then {then / now:.2f})")
         sample = text[: max(len(text) // 8, 200_000)]
         sample_mb = len(sample.encode()) / 1e6
         seconds = best_of(1, naive_redact, sample)

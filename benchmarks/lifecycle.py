@@ -41,6 +41,7 @@ from afterword.evidence.blobs import ContentStore
 from afterword.examples.demo import ROOT_CAUSE, written_draft
 from afterword.runtime.connection import connect, prepare_namespace
 from afterword.runtime.dev_server import EmbeddedServer
+from afterword.runtime.payload_codec import ensure_payload_keys
 from afterword.settings import Settings
 from afterword.worker import run_worker
 from afterword.workflows.models import (
@@ -183,15 +184,21 @@ async def main(lifecycles: int, concurrency: int, rounds: int) -> None:
         os.chdir(data)
         settings = Settings(data_dir=Path(".afterword"), embedded_port=_port(), embedded_ui_port=_port(),
                             intake_port=0)
+        # the same lifecycles with the payload codec off, on a queue of their own: what encryption costs
+        plain_settings = settings.model_copy(update={"payload_encryption": "off", "task_queue": "plain"})
+        ensure_payload_keys(settings)
         async with EmbeddedServer(settings, headless=True) as address:
             client = await connect(settings, address)
+            plain_client = await connect(plain_settings, address)
             await prepare_namespace(client, settings)
             pm = Postmortems(client, settings)
+            plain_pm = Postmortems(plain_client, plain_settings)
             store = ContentStore(settings.store_dir)
             bare_queue = "bare"
-            async with run_worker(client, settings), Worker(
+            async with run_worker(client, settings), run_worker(plain_client, plain_settings), Worker(
                 client, task_queue=bare_queue, workflows=[BareParent, BareChild], activities=[bare_activity]
             ):
+                await one_lifecycle(plain_pm, store, -2)
                 # warm up both paths (imports, sticky caches), then measure
                 _, probe = await one_lifecycle(pm, store, -1)
                 children = [pm.action_workflow_id(probe, f"ai-{i + 1}") for i in range(ITEMS)]
@@ -209,14 +216,19 @@ async def main(lifecycles: int, concurrency: int, rounds: int) -> None:
 
                 # alternate the two in rounds, so that load from anything else on the machine hits both alike
                 rates: list[float] = []
+                plain_rates: list[float] = []
                 bare_rates: list[float] = []
                 latencies: list[float] = []
                 bare_latencies: list[float] = []
-                for _ in range(rounds):
+                for round_no in range(rounds):
                     elapsed, lat, _ = await run_batch(lifecycles, concurrency, lambda i: one_lifecycle(pm, store, i))
+                    plain_elapsed, _, _ = await run_batch(
+                        lifecycles, concurrency,
+                        lambda i, r=round_no: one_lifecycle(plain_pm, store, 10_000 * (r + 1) + i))
                     bare_elapsed, bare_lat, _ = await run_batch(
                         lifecycles, concurrency, lambda i: one_bare(client, bare_queue, shape))
                     rates.append(lifecycles / elapsed)
+                    plain_rates.append(lifecycles / plain_elapsed)
                     bare_rates.append(lifecycles / bare_elapsed)
                     latencies += lat
                     bare_latencies += bare_lat
@@ -233,6 +245,9 @@ async def main(lifecycles: int, concurrency: int, rounds: int) -> None:
           f"history events {bare_events}")
     print(f"  ratio afterword / baseline per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
           f"median {statistics.median(ratios):.2f} (target >= 0.70)")
+    sealed = [a / b for a, b in zip(rates, plain_rates, strict=True)]
+    print(f"  payload codec: {rate:6.2f} lifecycles/s encrypted, {statistics.median(plain_rates):6.2f} in clear; "
+          f"ratio per round {', '.join(f'{r:.2f}' for r in sealed)}, median {statistics.median(sealed):.2f}")
 
 
 if __name__ == "__main__":

@@ -67,9 +67,16 @@ async def _serve(settings: Settings, config: Any) -> None:
     from afterword.intake.server import serve
     from afterword.runtime.connection import TemporalConnectionError, connect
     from afterword.runtime.heap import freeze_startup_heap
+    from afterword.runtime.payload_codec import PayloadKeyError, codec_for
 
     try:
-        client = await connect(settings)
+        codec = codec_for(settings)
+    except PayloadKeyError as err:
+        raise click.ClickException(str(err)) from None
+    if codec is not None and codec.ring is None:  # every start it takes would fail: say so now, not per alert
+        raise click.ClickException(f"payload encryption is on, but the intake has no key. {codec.missing_hint}")
+    try:
+        client = await connect(settings, codec=codec)
     except TemporalConnectionError as err:
         raise click.ClickException(f"{err} (is a worker running? start one with `python worker.py`)") from None
     try:

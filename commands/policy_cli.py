@@ -235,7 +235,12 @@ def reapply_cmd(postmortem_id: str, by: str, policy_dir: Path | None, dry_run: b
     settings = Settings.from_env()
     if policy_dir is not None:
         settings = settings.model_copy(update={"policy_dir": policy_dir})
-    message = asyncio.run(_reapply(settings, postmortem_id, by, dry_run))
+    from afterword.runtime.payload_codec import MissingPayloadKey
+
+    try:
+        message = asyncio.run(_reapply(settings, postmortem_id, by, dry_run))
+    except MissingPayloadKey as err:
+        raise click.ClickException(str(err)) from None
     click.echo(message)
 
 

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from afterword.client import Postmortems
 from afterword.commands.remote import run
+from afterword.gates.outbound import redact_text
 from afterword.policies import PolicyError, parse_duration
 from afterword.settings import Settings
 from afterword.store_client import WorkerStores
@@ -310,7 +311,8 @@ def draft_show(postmortem_id: str, out: Path | None) -> None:
         if status.draft_ref is None:
             return status, None
         text = await WorkerStores(pm.client, s).read(postmortem_id, ref=status.draft_ref)
-        return status, text.decode("utf-8", errors="replace")
+        # printed or written to a working copy: outside the document store, so without its secrets
+        return status, redact_text(text.decode("utf-8", errors="replace"))
 
     status, text = run(fetch)
     if text is None:

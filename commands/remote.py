@@ -13,6 +13,7 @@ import click
 from afterword.client import NotFound, NotReady, Postmortems, Rejected, Unavailable
 from afterword.policies import PolicyError
 from afterword.runtime.connection import TemporalConnectionError, connect
+from afterword.runtime.payload_codec import MissingPayloadKey
 from afterword.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -43,4 +44,6 @@ def run(action: Callable[[Postmortems, Settings], Awaitable[T]]) -> T:
             "TEMPORAL_PROFILE (a temporal.toml profile)."
         ) from None
     except PolicyError as err:
+        raise click.ClickException(str(err)) from None
+    except MissingPayloadKey as err:
         raise click.ClickException(str(err)) from None

@@ -19,6 +19,7 @@ labelled corpus in tests/gates/corpus/ keeps it that way.
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import itertools
 import json
@@ -30,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal, NamedTuple, get_args
 
 from afterword.policies.gates_schema import Audience, PersonalCategory, RedactionPolicy, SecretCategory
@@ -116,7 +118,7 @@ def looks_random(value: str) -> bool:
 
 
 _PLACEHOLDER_VALUE = re.compile(
-    r"(?i)^(?:\*+|x{3,}|\.+|-+|<[^>]*>|\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\{\{.*\}\}|%\([^)]*\)s|redacted|null"
+    r"(?i)^(?:\*+|x{3,}|\.+|-+|<[^>]*>|\$\{[^}]*\}?|\$[A-Z_][A-Z0-9_]*|\{\{.*\}\}|%\([^)]*\)s|redacted|null"
     r"|none|nil|true|false|empty|hidden|masked|unset|\[redacted[^\]]*\]?|\[[a-z -]+ \d+\]|env:\S*|vault:\S*"
     r"|(?:file|secret|ref)://\S*)$"
 )
@@ -131,9 +133,13 @@ def _context_says(rx: re.Pattern[bytes], raw: bytes, start: int) -> bool:
 
 _PROSE_AFTER = re.compile(r" [a-z]{2,}")
 _KEY_NAME = re.compile(
-    r"(?:api|access|secret|private|auth|signing|encryption|master|client|app|service|license|deploy"
-    r"|account|storage|webhook|secretaccess)[_.-]?key$"
+    r"(?:api|access|secret|private|auth|signing|encryption|master|client|app|application|service|license|deploy"
+    r"|account|storage|webhook|secretaccess|integration|routing|ingest|write|admin|consumer|hmac|shared|session"
+    r"|personal|user|server|management|partner)[_.-]?key$"
 )
+# a value made of words (letters joined by - _ . or spaces): a name ("db-credentials"), not a credential
+_WORDISH = re.compile(r"[A-Za-z]+(?:[-_. ][A-Za-z]+)*")
+_HEX_VALUE = re.compile(r"[0-9a-fA-F]+")
 _AWS_NAME = re.compile(r"(?:aws.*secret|secret_?access)")
 
 
@@ -225,9 +231,42 @@ def _value_group(category: str, check: Callable[[str], bool], priority: int = 0)
     return handle
 
 
+def credential_like(value: str) -> bool:
+    """What a secret-named key (`api_key`, `token`, `client_secret`) is assigned, whatever its alphabet: a
+    32-digit hex key is as much a credential as a mixed-case one. Not words ("db-credentials", "rotated"),
+    short values, or a short number."""
+    if looks_random(value):
+        return True
+    if len(value) < 8 or any(c.isspace() for c in value):
+        return False
+    if len(value) < 24 and _WORDISH.fullmatch(value):
+        return False
+    if value.isdigit():
+        return len(value) >= 12
+    return True
+
+
+def _vendor_by_name(name: str, value: str) -> str | None:
+    """Vendor keys without a prefix of their own, known by the name they are assigned to and their shape."""
+    hexadecimal = _HEX_VALUE.fullmatch(value) is not None
+    if hexadecimal and len(value) in (32, 40) and ("datadog" in name or name.startswith(("dd_", "dd-", "dd."))):
+        return "datadog-key"
+    if "pagerduty" in name or name.endswith(("routing_key", "integration_key", "service_key")):
+        return "pagerduty-key" if len(value) == 32 and value.isalnum() else None
+    if "twilio" in name and hexadecimal and len(value) == 32:
+        return "twilio-key"
+    if ("newrelic" in name or "new_relic" in name) and hexadecimal and len(value) == 40:
+        return "newrelic-key"
+    return None
+
+
 def _bearer_value(value: str) -> bool:
     return len(value) >= 16 or (len(value) >= 8 and any(c.isdigit() for c in value))
 
+
+# GitLab's token prefixes (personal, deploy, runner, pipeline trigger, feed, CI job, incoming mail, agent,
+# OAuth application secret, service account, feature flag client, workspace)
+_GITLAB = r"gl(?:pat|dt|rt|ptt|ft|cbt|imt|agent|oas|soat|ffct|wt)-[A-Za-z0-9_-][A-Za-z0-9_.-]{18,}[A-Za-z0-9_-]"
 
 _SPECIFIC_FORMATS: list[tuple[str, re.Pattern[str]]] = [
     ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
@@ -237,6 +276,12 @@ _SPECIFIC_FORMATS: list[tuple[str, re.Pattern[str]]] = [
     ("stripe-key", re.compile(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,}")),
     ("google-api-key", re.compile(r"AIza[0-9A-Za-z_-]{35}")),
     ("npm-token", re.compile(r"npm_[A-Za-z0-9]{36}")),
+    ("newrelic-key", re.compile(r"NR(?:AK-[A-Z0-9]{27}|II-[A-Za-z0-9_-]{32}|JS-[a-f0-9]{19})|[a-f0-9]{36}NRAL")),
+    ("sentry-token", re.compile(r"sntry[su]_[A-Za-z0-9+/=_-]{30,}")),
+    ("pypi-token", re.compile(r"pypi-Ag[A-Za-z0-9_-]{50,}")),
+    ("gitlab-token", re.compile(_GITLAB)),
+    ("twilio-key", re.compile(r"SK[0-9a-fA-F]{32}")),
+    ("sendgrid-key", re.compile(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}")),
 ]
 
 
@@ -268,14 +313,14 @@ def _assignment(password: bool) -> Handler:
             if len(value) < 3 or (value.isalpha() and value.islower() and _PROSE_AFTER.match(scan.after(end))):
                 return None
             return Hit("password-assignment", start, end, 0, 0, 1)
-        if not looks_random(value):
+        if not credential_like(value):
             return None
         for category, rx in _SPECIFIC_FORMATS:
             if rx.fullmatch(value):
                 return Hit(category, start, end, 0, 0, 1)
         if len(value) == 40 and _AWS_NAME.search(lowered.replace("-", "_")):
             return Hit("aws-secret-key", start, end, 0, 0, 1)
-        return Hit("secret-assignment", start, end, 0, 0, 1)
+        return Hit(_vendor_by_name(lowered, value) or "secret-assignment", start, end, 0, 0, 1)
 
     return handle
 
@@ -436,6 +481,42 @@ _SECRET_PASSES: list[_Pass] = [
     _Pass("google-api-key", "raw", _rx(rb"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), _token("google-api-key")),
     _Pass("npm-token", "raw", _rx(rb"npm_[A-Za-z0-9]{36}" + _TOKEN_END), _token("npm-token")),
     _Pass(
+        "newrelic-key",
+        "raw",
+        _rx(rb"NR(?:AK-[A-Z0-9]{27}|II-[A-Za-z0-9_-]{32}|JS-[a-f0-9]{19})" + _TOKEN_END),
+        _token("newrelic-key"),
+    ),
+    # an ingest license key: 36 hex digits and "NRAL", anchored on the suffix
+    _Pass("newrelic-key", "raw", _rx(rb"NRAL(?<=[a-f0-9]{36}NRAL)" + _TOKEN_END), _token("newrelic-key", back=36)),
+    _Pass(  # a DSN's key (and a legacy DSN's secret): https://<32 hex>@o1.ingest.sentry.io/42
+        "sentry-dsn",
+        "raw",
+        _rx(rb"://(?P<v>[0-9a-f]{32}(?::[0-9a-f]{32})?)@[A-Za-z0-9.-]+(?::\d+)?/"),
+        _value_group("sentry-dsn", lambda v: True),
+    ),
+    _Pass("sentry-token", "raw", _rx(rb"sntry[su]_[A-Za-z0-9+/=_-]{30,}"), _token("sentry-token")),
+    _Pass(  # an Events API integration key in a URL, and a REST API key in its `Token token=` header
+        "pagerduty-key",
+        "raw",
+        _rx(rb"/integration/(?P<v>[A-Za-z0-9]{32})/enqueue"),
+        _value_group("pagerduty-key", lambda v: True),
+    ),
+    _Pass(
+        "pagerduty-key",
+        "lower",
+        _rx(rb"token[ \t]+token=(?P<v>[a-z0-9_+-]{20})(?![a-z0-9_+-])"),
+        _value_group("pagerduty-key", lambda v: True),
+    ),
+    _Pass("pypi-token", "raw", _rx(rb"pypi-Ag[A-Za-z0-9_-]{50,}"), _token("pypi-token")),
+    _Pass("gitlab-token", "raw", _rx(_GITLAB.encode() + rb"(?![A-Za-z0-9_-])"), _token("gitlab-token")),
+    _Pass("twilio-key", "raw", _rx(rb"SK[0-9a-fA-F]{32}" + _TOKEN_END), _token("twilio-key")),
+    _Pass(
+        "sendgrid-key",
+        "raw",
+        _rx(rb"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
+        _token("sendgrid-key"),
+    ),
+    _Pass(
         "bearer-token",
         "lower",
         _rx(rb"bearer[ \t]+(?P<v>[a-z0-9._~+/-]{8,}=*)"),
@@ -564,6 +645,65 @@ def roster_from_policy(people: object) -> list[Person]:
     return roster
 
 
+def _bare_handle(person: Person) -> str | None:
+    """The person's handle as written without "@" (the roster gives `@handle` for everyone with one)."""
+    return person.key if "@" + person.key in person.spellings else None
+
+
+# --- handles: every one, however short, wherever it stands as a word; a handle that is also an everyday
+# word ("art", "may", "max") only where the text uses it as a name
+
+_TECH_WORDS = frozenset(
+    "max min avg sum ops dev prod api app cpu gpu ram db sql log env cli sdk ssh tls ssl dns cdn vpn url uri "  # noqa: SIM905
+    "http tcp udp ack syn get put post top tmp var lib bin etc usr opt src dst pkg cmd arg args err ui ux qa "
+    "ci cd git npm pip aws gcp lb pod job cron eta sla slo sli rca pr mr tag ok".split()
+)
+
+
+@functools.cache
+def everyday_words() -> frozenset[str]:
+    """Common English words (gates/common_words.txt, from SCOWL) and words of operations ("max", "ops")."""
+    text = resources.files("afterword.gates").joinpath("common_words.txt").read_text("utf-8")
+    return frozenset(w for w in text.split() if not w.startswith("#")) - {"#"} | _TECH_WORDS
+
+
+_HANDLE_BEFORE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_@./-")  # a handle never follows these
+# what says the word is a person: the words before it on its line ...
+_NAME_BEFORE = re.compile(
+    rb"(?:\bby|\bowners?|\bassignee|\bassigned to|\bpaged|\bpinged|\bping|\bcc|\bthanks(?: to)?|\bthank you"
+    rb"|\basked|\btold|\breviewers?|\bapprovers?|\bauthors?|\bdeployer|\bon-?call|\blead|\bcommander"
+    rb"|\bresponders?|\bhandle|\d{1,2}:\d{2}(?::\d{2})?\]?)[ \t]*[:=]?[ \t]*\Z"
+)
+# ... or a person's doing after it
+_NAME_AFTER = re.compile(
+    rb"[ \t]*,?[ \t]*(?:deployed|rolled back|restarted|paged|acked|acknowledged|approved|merged|reviewed|said|wrote"
+    rb"|noticed|reported|pushed|reverted|confirmed|escalated|joined|declared|investigated|owns|took over"
+    rb"|(?:is|was) on[ -]call)\b"
+)
+
+
+def used_as_name(raw: bytes, start: int, end: int) -> bool:
+    """Whether the word at raw[start:end] stands where a person's name does: alone in a table cell (an
+    Owner column, a deploy row), after "by", "owner", "paged", "thanks to", ..., or before what a person does."""
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    line_end = raw.find(b"\n", end)
+    before = raw[line_start:start].lower()
+    after = raw[end : len(raw) if line_end < 0 else line_end].lower()
+    if before.rstrip().endswith(b"|") and after.lstrip().startswith(b"|"):
+        return True
+    return _NAME_BEFORE.search(before) is not None or _NAME_AFTER.match(after) is not None
+
+
+def _handle(scan: _Scan, match: re.Match[bytes]) -> Hit | None:
+    start, end = match.span()
+    if start > 0 and scan.view("lower")[start - 1] in _HANDLE_BEFORE:
+        return None
+    word = match.group(0).decode("ascii", "replace")
+    if word in everyday_words() and not used_as_name(scan.raw, start, end):
+        return None
+    return Hit("person", start, end, 0, 0, 2)
+
+
 # --- the redactor -----------------------------------------------------------------------------------
 
 
@@ -607,10 +747,19 @@ class Redactor:
         if settings.personal_data:
             passes += [p for p in _PERSONAL_PASSES if p.needed(disabled)]
         self._people: dict[bytes, Person] = {}
+        self._handles: dict[bytes, Person] = {}  # bare handles, lower case: found by a pass of their own
         if settings.names and "person" not in disabled:
             for person in roster:
+                handle = _bare_handle(person)
                 for spelling in person.spellings:
-                    self._people.setdefault(spelling.encode(), person)
+                    if spelling != handle:
+                        self._people.setdefault(spelling.encode(), person)
+                if handle:
+                    self._handles.setdefault(handle.lower().encode(), person)
+            for group in _by_prefix(self._handles):
+                words = b"|".join(re.escape(h) for h in group)
+                rx = _rx(b"(?:" + words + rb")(?![a-z0-9_@-]|\.[a-z0-9])")
+                passes.append(_Pass("person", "lower", rx, _handle))
             for group in _name_groups(self._people):
                 if len(group) == 1 and not group[0][:1].isupper() and b" " not in group[0]:
                     anchored, back = _anchored_literal(group[0])
@@ -716,7 +865,7 @@ class Redactor:
         return Redaction(out, chosen, labels, raw, ascii_only=len(raw) == len(text))
 
     def _label(self, matched: bytes, labels: dict[str, str]) -> str:
-        person = self._people.get(b" ".join(matched.split()))
+        person = self._people.get(b" ".join(matched.split())) or self._handles.get(matched.lower())
         if person is None:
             return self.policy.placeholder.format(category="person")
         label = labels.get(person.key)

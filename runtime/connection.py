@@ -28,10 +28,10 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.service import GrpcCompression, RPCError, RPCStatusCode
 
+from afterword.runtime.payload_codec import PayloadEncryption, PayloadKeyError, data_converter
 from afterword.settings import DEFAULT_CONFIG_FILE, Settings, SettingsError, is_loopback
 from afterword.workflows import search_attributes
 
@@ -129,21 +129,25 @@ def grpc_compression(settings: Settings, target: str) -> GrpcCompression:
     return GrpcCompression.NONE if choice == "none" else GrpcCompression.GZIP
 
 
-async def connect(settings: Settings, address: str | None = None) -> Client:
-    """A client for settings.namespace with the pydantic converter, and the profile's TLS, API key and gRPC
-    metadata (none of them towards the embedded server, which listens in plain text on loopback)."""
+async def connect(
+    settings: Settings, address: str | None = None, *, codec: PayloadEncryption | None = None
+) -> Client:
+    """A client for settings.namespace with the pydantic converter and the payload codec (runtime/payload_codec.py;
+    `codec`: one already built), and the profile's TLS, API key and gRPC metadata (none of them towards the
+    embedded server, which listens in plain text on loopback)."""
     target = target_address(settings, address)
     embedded = address is None and settings.temporal_address is None
     try:
         profile = ClientConfigProfile() if embedded else settings.temporal_client_profile()
-    except SettingsError as exc:
+        converter = data_converter(settings, codec)
+    except (SettingsError, PayloadKeyError) as exc:
         raise TemporalConnectionError(str(exc)) from None
     tls = tls_config(settings, profile)
     try:
         return await Client.connect(
             target,
             namespace=settings.namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
             tls=tls,
             api_key=profile.api_key,
             rpc_metadata=dict(profile.grpc_meta),

@@ -144,9 +144,11 @@ class EmbeddedServer:
         log_level: str = "warn",
         ready_timeout: float = 60.0,
         stop_timeout: float = 15.0,
+        codec_endpoint: str | None = None,
     ) -> None:
         self.settings = settings
         self.headless = headless
+        self.codec_endpoint = codec_endpoint  # the Web UI decrypts history through it (runtime/codec_server.py)
         self.log_level = log_level
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
@@ -198,6 +200,8 @@ class EmbeddedServer:
         else:
             # Loopback-only machines: the UI's news feed would only time out.
             args += ["--ui-port", str(self.settings.embedded_ui_port), "--ui-disable-news-fetch"]
+            if self.codec_endpoint:
+                args += ["--ui-codec-endpoint", self.codec_endpoint]
         return args
 
     async def __aenter__(self) -> str:

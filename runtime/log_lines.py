@@ -1,6 +1,6 @@
 """Log lines that stay lines: every afterword process (the worker, the intake, the `afterword` command)
 configures logging through `configure_logging`, whose formatter escapes control characters in each
-record's message.
+record's message, and redacts the secrets in it.
 
 Log messages carry values that senders choose (an incident key, an alert title, a label): a newline
 in one would start a line that looks like afterword's own (`... INFO afterword.intake: started ...`),
@@ -12,6 +12,7 @@ the message keeps its lines.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from afterword.settings import LOG_FORMAT
 
@@ -26,12 +27,24 @@ def escape_controls(text: str) -> str:
     return text if text.isprintable() else text.translate(_ESCAPES)
 
 
+def _redacted(text: str) -> str:
+    # imported on the first line logged: commands that log nothing never load the redaction engine
+    from afterword.gates.redaction import redactor_for
+
+    return redactor_for(None, "internal").redact(text).text
+
+
 class OneLineFormatter(logging.Formatter):
-    """`logging.Formatter` whose message part is always one line of printable text."""
+    """`logging.Formatter` whose message part is always one line of printable text, with secrets redacted
+    (the redaction engine's shipped defaults, internal readers): a log line carries alert titles, incident keys
+    and error messages, and log files go where the evidence store's protection does not."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = escape_controls(record.message)
+        record.message = escape_controls(_redacted(record.message))
         return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return _redacted(super().formatException(ei))
 
 
 def configure_logging(level: str | int) -> None:

@@ -21,6 +21,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from afterword.gates.outbound import redact_model
     from afterword.workflows import search_attributes as sa
     from afterword.workflows.deadlines import run_clock, wait_until
     from afterword.workflows.models import (
@@ -234,4 +235,6 @@ class ActionItemWorkflow:
 
     @workflow.query
     def state(self) -> ActionItemState:
-        return self.item
+        """The item as clients print it: secrets in its texts redacted (the shipped defaults: the item's input
+        carries its own rules, not the postmortem's whole policy)."""
+        return redact_model(self.item)

@@ -23,6 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from afterword.activities.capture import AttachRequest
     from afterword.activities.store_activities import StoreActivities
+    from afterword.gates.outbound import redact_model, redact_text
     from afterword.workflows import search_attributes as sa
     from afterword.workflows.action_item import ActionItemWorkflow
     from afterword.workflows.deadlines import as_timedelta, run_clock
@@ -209,6 +210,12 @@ class PostmortemWorkflow:
                 sa.STATE.value_set(state), sa.SEVERITY.value_set(severity), sa.OWNER.value_set(owner),
                 sa.OVERDUE.value_set(overdue),
             ])
+
+    def _searchable(self, text: str) -> str:
+        """Search attributes are not encrypted by the payload codec: what a sender wrote is redacted first."""
+        if workflow.patched("search-attributes-redacted"):
+            return redact_text(text, self.rules.policy)
+        return text
 
     def _known_person(self, person: str) -> None:
         if self.rules.roles and person not in self.rules.roles:
@@ -683,7 +690,7 @@ class PostmortemWorkflow:
                 SearchAttributePair(sa.KIND, "action_item"), SearchAttributePair(sa.STATE, "open"),
                 SearchAttributePair(sa.OWNER, req.item.owner), SearchAttributePair(sa.OVERDUE, False),
                 SearchAttributePair(sa.ORG, self.incident.org), SearchAttributePair(sa.SEVERITY, self.rules.severity),
-                SearchAttributePair(sa.SERVICE, self.incident.service),
+                SearchAttributePair(sa.SERVICE, self._searchable(self.incident.service)),
             ]),
         )
         return UpdateResult(state=self.state.value, message=f"{item_id} tracked as workflow {child_id}")
@@ -770,6 +777,11 @@ class PostmortemWorkflow:
 
     @workflow.query
     def status(self) -> PostmortemStatus:
+        """Where the postmortem stands, redacted for internal readers (secrets out) as the policy says: every
+        client prints it, and text people and alert senders wrote is part of it."""
+        return redact_model(self._status(), self.rules.policy)
+
+    def _status(self) -> PostmortemStatus:
         return PostmortemStatus(
             postmortem_id=self.id,
             state=self.state.value,
@@ -799,7 +811,8 @@ class PostmortemWorkflow:
     def progress(self) -> Progress:
         return Progress(
             state=self.state.value, owner=self.owner, overdue=self._overdue(), draft_ref=self.draft_ref,
-            redaction_ready=self.facts.redaction_done, open_gates=self._open_gates(),
+            redaction_ready=self.facts.redaction_done,
+            open_gates=[redact_text(gate, self.rules.policy) for gate in self._open_gates()],
         )
 
     def _open_gates(self) -> list[str]:

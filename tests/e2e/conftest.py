@@ -10,14 +10,24 @@ from temporalio.client import Client
 
 from afterword.runtime.connection import connect, prepare_namespace
 from afterword.runtime.dev_server import EmbeddedServer, free_port
+from afterword.runtime.payload_codec import new_key_line
 from afterword.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def deployment_keys(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One deployment, one keyring: every worker process, CLI and client of these tests seals and opens
+    history with it (AFTERWORD_PAYLOAD_KEYS, as operations.md says), whatever data directory it has."""
+    path = tmp_path_factory.mktemp("keys") / "payload-keys"
+    path.write_text(new_key_line("e2e") + "\n")
+    return f"file:{path}"
+
+
+@pytest.fixture(scope="session")
+def e2e_settings(tmp_path_factory: pytest.TempPathFactory, deployment_keys: str) -> Settings:
     return Settings(
         data_dir=tmp_path_factory.mktemp("afterword-e2e"), embedded_port=free_port(), embedded_ui_port=free_port(),
-        intake_port=0, task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
+        intake_port=0, task_queue=f"e2e-{uuid.uuid4().hex[:8]}", payload_keys=deployment_keys,
     )
 
 

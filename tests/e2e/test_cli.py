@@ -28,9 +28,10 @@ AFTERWORD = shutil.which("afterword", path=str(Path(sys.executable).parent)) or 
 def cli_runner(settings: Settings, address: str, cwd: Path) -> Any:
     """`afterword ARGS...` as a person runs it on another machine: an empty data directory of its own
     (AFTERWORD_DATA_DIR under `cwd`; the fixtures check it is never created), Temporal's address, the
-    worker's task queue. `binary`: stdout as bytes."""
+    worker's task queue and payload key. `binary`: stdout as bytes."""
     env = {**os.environ, "TEMPORAL_ADDRESS": address, "AFTERWORD_DATA_DIR": str(cwd / "cli-data"),
-           "AFTERWORD_TASK_QUEUE": settings.task_queue, "AFTERWORD_USER": "alice"}
+           "AFTERWORD_TASK_QUEUE": settings.task_queue, "AFTERWORD_USER": "alice",
+           "AFTERWORD_PAYLOAD_KEYS": settings.payload_keys or ""}  # the deployment's key, handed over
 
     def run(*args: str, ok: bool = True, binary: bool = False) -> subprocess.CompletedProcess[Any]:
         result = subprocess.run([AFTERWORD, *args], env=env, cwd=cwd, capture_output=True, text=not binary,

@@ -31,9 +31,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def worker(tmp_path_factory: pytest.TempPathFactory, dev_server: str, dev_client: Client) -> Iterator[Settings]:
+def worker(tmp_path_factory: pytest.TempPathFactory, dev_server: str, dev_client: Client,
+           e2e_settings: Settings) -> Iterator[Settings]:
     """A worker of its own (data directory, task queue): the purge below must not reach other tests' evidence."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("evidence-worker"), task_queue=f"ev-{uuid.uuid4().hex[:8]}")
+    settings = Settings(data_dir=tmp_path_factory.mktemp("evidence-worker"), task_queue=f"ev-{uuid.uuid4().hex[:8]}",
+                        payload_keys=e2e_settings.payload_keys)
     process = start_worker(settings, dev_server)
     yield settings
     process.terminate()

@@ -44,6 +44,7 @@ def start_worker(settings: Settings, address: str) -> subprocess.Popen[bytes]:
         "AFTERWORD_DATA_DIR": str(settings.data_dir),
         "AFTERWORD_TASK_QUEUE": settings.task_queue,
         "AFTERWORD_INTAKE_PORT": "0",
+        "AFTERWORD_PAYLOAD_KEYS": settings.payload_keys or "",  # the deployment's key, whatever the data dir
     }
     return subprocess.Popen([sys.executable, str(ROOT / "worker.py"), "--no-intake"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=open(settings.data_dir / "worker.log", "ab"))

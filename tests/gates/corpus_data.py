@@ -38,7 +38,8 @@ def policy() -> dict[str, Any]:
 
 
 def secrets() -> list[Planted]:
-    return [Planted(r["category"], r["value"], r["text"]) for r in _jsonl("secrets.jsonl")]
+    rows = [*_jsonl("secrets.jsonl"), *_jsonl("vendor_secrets.jsonl")]
+    return [Planted(r["category"], r["value"], r["text"]) for r in rows]
 
 
 def personal() -> list[Planted]:

@@ -172,3 +172,13 @@ def test_policy_check_refuses_a_language_rule_that_does_not_compile(tmp_path: Pa
     code, out, _ = run("policy", "check", str(policy))
     assert code == 1
     assert f"{policy}:4: language.exceptions[0].pattern: not a valid regular expression" in out
+
+
+def test_a_hex_api_key_written_in_a_draft_is_redacted_by_the_command(tmp_path: Path) -> None:
+    draft = tmp_path / "config.md"
+    draft.write_text('    api_key = "26aa728a53b8ae7c867b9aac337858e2"  # vendor monitoring key\n', encoding="utf-8")
+    code, out, err = run("redact", str(draft), "--audience", "external")
+    assert code == 0
+    assert "26aa728a53b8ae7c867b9aac337858e2" not in out
+    assert out == '    api_key = "[REDACTED:secret-assignment]"  # vendor monitoring key\n'
+    assert "secret-assignment 1" in err

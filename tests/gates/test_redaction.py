@@ -190,3 +190,74 @@ def test_custom_patterns_work_on_text_with_accents() -> None:
     result = redact("Café CUST-123 über CUST-456 né\n", "internal", pol)
     assert result.text == "Café [REDACTED:customer-id] über [REDACTED:customer-id] né\n"
     assert [(h.line, h.column) for h in result.hits] == [(1, 6), (1, 20)]
+
+
+@pytest.mark.parametrize(
+    "line, value",
+    [
+        ('api_key = "26aa728a53b8ae7c867b9aac337858e2"', "26aa728a53b8ae7c867b9aac337858e2"),  # lower-case hex
+        ("client_secret: 884213004519872255", "884213004519872255"),  # digits only
+        ("AUTH_TOKEN=qwertyuiopasdfghjklzxcvbnm", "qwertyuiopasdfghjklzxcvbnm"),  # letters only, long
+        ('"x-api-key": "ab12cd34"', "ab12cd34"),  # short, but not a word
+        ("--token 7f3a-11ee-9c21", "7f3a-11ee-9c21"),
+    ],
+)
+def test_a_value_assigned_to_a_secret_name_is_redacted_whatever_its_alphabet(line: str, value: str) -> None:
+    assert value not in redact(line, "internal", POLICY).text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "secret: db-credentials",  # the name of a Kubernetes secret
+        "Token: rotated by the vault job",
+        "api_key: ${DATADOG_API_KEY}",
+        "client_secret: 1234",
+        'credentials: "see the vault entry"',
+    ],
+)
+def test_words_names_and_short_numbers_after_a_secret_name_stay(line: str) -> None:
+    assert redact(line, "internal", POLICY).text == line
+
+
+def test_vendor_keys_are_reported_under_their_vendor() -> None:
+    text = (
+        "DD_API_KEY=9ecfcd6a6536fc62d5dcf3e1fd31f6bf\n"
+        "SENTRY_DSN=https://5f1b2e0c9d8a7b6c5d4e3f2a1b0c9d8e@o4504.ingest.sentry.io/4505\n"
+        "routing_key: 3b7e1f9c2d4a6b8e0f1a3c5e7d9b2f4a\n"
+        "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\n"
+    )
+    counts = redact(text, "internal", POLICY).counts
+    assert counts == {"datadog-key": 1, "sentry-dsn": 1, "pagerduty-key": 1, "sendgrid-key": 1}
+
+
+ROSTER = {
+    "people": [
+        {"name": "Tom Baker", "handle": "tom", "roles": ["sre"]},
+        {"name": "Chen Wei", "handle": "wei", "roles": ["reviewer"]},
+        {"name": "Art Vandelay", "handle": "art", "roles": ["sre"]},
+        {"name": "Max Power", "handle": "max", "roles": ["manager"]},
+    ]
+}
+
+
+def test_short_handles_are_redacted_in_the_external_version_wherever_they_stand_as_a_word() -> None:
+    text = (
+        "| 10:02 | deploy api@v2.3 by tom | deploy log |\n"
+        "| 10:05 | wei rolled back the canary | chat |\n\n"
+        "| Type | Action | Owner | Due |\n|---|---|---|---|\n| prevent | cap retries | tom | 2026-12-01 |\n"
+        "Later tom and wei wrote the runbook (Tom checked it).\n"
+    )
+    out = redact(text, "external", ROSTER).text
+    assert [w for w in ("tom", "Tom", "wei") if re.search(rf"\b{w}\b", out)] == []
+    assert "by [SRE 1]" in out and "| [Reviewer 1] rolled back" in out and "| [SRE 1] | 2026-12-01 |" in out
+    assert redact(text, "internal", ROSTER).text == text  # names stay for internal readers
+
+
+def test_a_handle_that_is_an_everyday_word_is_redacted_only_where_it_names_the_person() -> None:
+    prose = "The art of caching: max connections 100, and the atom feed; art-dept and max_retries stay."
+    assert redact(prose, "external", ROSTER).text == prose
+    named = "| prevent | cap retries | art | 2026-12-01 |\nThanks to art for the fix. max deployed the patch.\n"
+    out = redact(named, "external", ROSTER).text
+    assert "art" not in out.replace("[SRE", "") and "max" not in out
+    assert out == "| prevent | cap retries | [SRE 1] | 2026-12-01 |\nThanks to [SRE 1] for the fix. [Manager 1] deployed the patch.\n"

@@ -18,6 +18,7 @@ from .corpus_data import lookalikes, personal, policy, secrets
 
 POLICY = policy()
 ALNUM = string.ascii_letters + string.digits
+HEXDIGITS = "0123456789abcdef"
 
 
 def _random_key(rnd: random.Random, alphabet: str, size: int) -> str:
@@ -106,6 +107,37 @@ GENERATED: dict[str, tuple[st.SearchStrategy[str], list[str]]] = {
     ),
     "bearer-token": (_mixed(ALNUM + "-._~", 32), ["Authorization: Bearer {v}", "bearer {v}"]),
     "secret-assignment": (_mixed(ALNUM, 32), ["api_key={v}", 'client_secret: "{v}"', "x-api-key: {v}"]),
+    "datadog-key": (
+        st.builds(lambda n, seed: "".join(random.Random(seed).choice(HEXDIGITS) for _ in range(n)),
+                  st.sampled_from([32, 40]), st.integers(0, 2**32)),
+        ["DD_API_KEY={v}", "datadog_app_key: {v}", "-H 'DD-API-KEY: {v}'"],
+    ),
+    "newrelic-key": (
+        st.one_of(
+            st.builds(lambda b: "NRAK-" + b, st.text(alphabet=string.ascii_uppercase + string.digits, min_size=27,
+                                                      max_size=27)),
+            st.builds(lambda b: b + "NRAL", st.text(alphabet=HEXDIGITS, min_size=36, max_size=36)),
+        ),
+        ["{v}", "NEW_RELIC_LICENSE_KEY={v}", "license {v} was in the image"],
+    ),
+    "sentry-dsn": (
+        st.text(alphabet=HEXDIGITS, min_size=32, max_size=32),
+        ["https://{v}@o42.ingest.sentry.io/7", "SENTRY_DSN=https://{v}@sentry.example.com/12"],
+    ),
+    "sentry-token": (st.builds(lambda b: "sntryu_" + b, st.text(alphabet=HEXDIGITS, min_size=64, max_size=64)),
+                     ["{v}", "--auth-token {v}"]),
+    "pagerduty-key": (
+        _mixed(ALNUM, 32),
+        ['"routing_key": "{v}"', "https://events.pagerduty.com/integration/{v}/enqueue", "service_key: {v}"],
+    ),
+    "pypi-token": (st.builds(lambda b: "pypi-AgEIcHlwaS5vcmc" + b, _mixed(ALNUM + "_-", 80)),
+                   ["{v}", "TWINE_PASSWORD={v}"]),
+    "gitlab-token": (st.builds(lambda p, b: f"{p}-{b}", st.sampled_from(["glpat", "gldt", "glrt"]), _mixed(ALNUM, 20)),
+                     ["{v}", "https://oauth2:{v}@gitlab.example.com/a/b.git"]),
+    "twilio-key": (st.builds(lambda b: "SK" + b, st.text(alphabet=HEXDIGITS, min_size=32, max_size=32)),
+                   ["{v}", "TWILIO_API_KEY={v}"]),
+    "sendgrid-key": (st.builds(lambda a, b: f"SG.{a}.{b}", _mixed(ALNUM + "_-", 22), _mixed(ALNUM + "_-", 43)),
+                     ["{v}", "SENDGRID_API_KEY={v}"]),
 }
 
 # Text around a planted line: anything printable, with Markdown, Unicode and other secrets' look-alikes.

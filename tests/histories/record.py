@@ -29,6 +29,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 HERE = Path(__file__).resolve().parent
+KEYRING = HERE / "payload-keys"
 sys.path.insert(0, str(HERE.parents[1]))
 
 from afterword.client import Postmortems, Rejected  # noqa: E402
@@ -154,8 +155,9 @@ async def main(version: str, scenarios: list[str]) -> None:
     with tempfile.TemporaryDirectory() as data:
         # a relative data directory keeps this machine's paths out of the recorded histories
         os.chdir(data)
+        # histories are recorded as a worker writes them, sealed by the payload codec (with the test keyring)
         settings = Settings(data_dir=Path(".afterword"), embedded_port=_port(), embedded_ui_port=_port(), intake_port=0,
-                            task_queue=f"record-{uuid.uuid4().hex[:6]}")
+                            task_queue=f"record-{uuid.uuid4().hex[:6]}", payload_keys=f"file:{KEYRING}")
         async with EmbeddedServer(settings, headless=True) as address:
             client = await connect(settings, address)
             await prepare_namespace(client, settings)

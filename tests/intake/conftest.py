@@ -16,6 +16,7 @@ from afterword.intake.configuration import IntakeConfig, SourceConfig
 from afterword.intake.server import serve
 from afterword.runtime.connection import connect, prepare_namespace
 from afterword.runtime.dev_server import EmbeddedServer, free_port
+from afterword.runtime.payload_codec import ensure_payload_keys
 from afterword.settings import Settings
 from afterword.worker import run_worker
 from afterword.workflows.models import PostmortemStatus
@@ -69,6 +70,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             "alertmanager": SourceConfig(bearer_tokens=["env:E2E_AM_TOKEN"]),
         },
     )
+    ensure_payload_keys(settings)  # as the worker does on its first start
     async with EmbeddedServer(settings, headless=True):
         client = await connect(settings)
         await prepare_namespace(client, settings)

@@ -25,6 +25,7 @@ from afterword.intake.configuration import IntakeConfig
 from afterword.intake.server import build_app, run_app
 from afterword.runtime.connection import connect
 from afterword.runtime.dev_server import EmbeddedServer, free_port
+from afterword.runtime.payload_codec import ensure_payload_keys
 from afterword.workflows.models import Incident
 
 from .conftest import AM_TOKEN, PD_SECRET, Stack
@@ -180,6 +181,7 @@ async def test_temporal_gone_answers_503_with_retry_after(stack: Stack, tmp_path
     alert = example_json("generic-firing.json") | {"key": f"gone-{uuid.uuid4().hex[:8]}"}
     server = EmbeddedServer(settings, headless=True)
     await server.start()
+    ensure_payload_keys(settings)
     client = await connect(settings)
     app = build_app(Postmortems(client, settings), settings, config=config)
     async with run_app(app, "127.0.0.1", 0) as running:
@@ -296,6 +298,8 @@ async def test_a_newline_in_an_incident_key_cannot_forge_an_intake_log_line(stac
         "AFTERWORD_DATA_DIR": str(tmp_path),
         "AFTERWORD_INTAKE_PORT": str(port),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{stack.settings.embedded_port}",
+        # a data directory of its own: the workers' key comes by reference
+        "AFTERWORD_PAYLOAD_KEYS": f"file:{stack.settings.data_dir.resolve() / 'payload-keys'}",
     }
     command = [sys.executable, "-c", "from afterword.cli import entry; entry()", "intake"]
     process = await asyncio.create_subprocess_exec(

@@ -39,6 +39,7 @@ async def test_reapply_moves_one_postmortem_to_the_current_policy(
         "AFTERWORD_TASK_QUEUE": ts_settings.task_queue,
         "AFTERWORD_POLICY_DIR": str(tmp_path),
         "AFTERWORD_DATA_DIR": str(ts_settings.data_dir),
+        "AFTERWORD_PAYLOAD_ENCRYPTION": "off",  # the time-skipping environment's clients do not encrypt
     }
 
     def invoke(*args: str) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from afterword.runtime.dev_server import free_port as any_free_port
+from afterword.runtime.payload_codec import ensure_payload_keys
 from afterword.settings import Settings
 
 
@@ -28,12 +29,14 @@ def free_port() -> Callable[[], int]:
 
 @pytest.fixture
 def settings(tmp_path: Path, free_port: Callable[[], int]) -> Settings:
-    return Settings(
+    settings = Settings(
         data_dir=tmp_path / "data",
         embedded_port=free_port(),
         embedded_ui_port=free_port(),
         intake_port=0,
     )
+    ensure_payload_keys(settings)  # the data directory as a worker's first start leaves it
+    return settings
 
 
 @pytest.fixture

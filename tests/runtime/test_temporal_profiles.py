@@ -53,7 +53,10 @@ async def test_a_temporal_toml_profile_written_by_the_temporal_cli_serves_worker
                 banner + (tmp_path / "worker.stderr").read_text())
             assert not (tmp_path / "worker" / "temporal.db").exists()  # it joined; it started no server
 
-            cli_env = {**env, "AFTERWORD_DATA_DIR": str(tmp_path / "laptop")}
+            # a laptop: no data directory of its own, the worker's payload key copied over and named
+            keys = tmp_path / "laptop-keys"
+            shutil.copy(tmp_path / "worker" / "payload-keys", keys)
+            cli_env = {**env, "AFTERWORD_DATA_DIR": str(tmp_path / "laptop"), "AFTERWORD_PAYLOAD_KEYS": f"file:{keys}"}
             started = subprocess.run([AFTERWORD, "start", "--title", "Cache stampede", "--label", "severity=high",
                                       "--json"], env=cli_env, capture_output=True, text=True, timeout=60)
             assert started.returncode == 0, started.stderr

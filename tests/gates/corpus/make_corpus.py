@@ -264,6 +264,107 @@ SECRETS: dict[str, Callable[[], tuple[str, str]]] = {
     "secret-assignment": secret_assignment,
 }
 
+# --- vendor keys known by their shape (and a Datadog key by the name it is assigned to) -------------
+# Drawn from their own seed, so that adding them left every file written before them as it was.
+vrnd = random.Random(20261124)
+HEX = "0123456789abcdef"
+
+
+def vpick(chars: str, n: int) -> str:
+    return "".join(vrnd.choice(chars) for _ in range(n))
+
+
+def vmixed(chars: str, n: int) -> str:
+    while True:
+        value = vpick(chars, n)
+        if any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value):
+            return value
+
+
+def _in(value: str, contexts: list[str]) -> tuple[str, str]:
+    return value, vrnd.choice(contexts).format(v=value)
+
+
+def datadog_key() -> tuple[str, str]:
+    return _in(vpick(HEX, vrnd.choice([32, 40])), [
+        "DD_API_KEY={v}", "-H 'DD-API-KEY: {v}'",
+        "datadog_api_key: {v}", "DD_APP_KEY={v}", "-H \"DD-APPLICATION-KEY: {v}\"",
+    ]) if vrnd.random() < 0.5 else _in(vpick(HEX, 32), ["dd_api_key = \"{v}\"", "DATADOG_API_KEY={v}"])
+
+
+def newrelic_key() -> tuple[str, str]:
+    value = vrnd.choice([
+        "NRAK-" + vpick(string.ascii_uppercase + string.digits, 27),
+        vpick(HEX, 36) + "NRAL",
+        "NRII-" + vmixed(ALNUM + "_-", 32),
+        "NRJS-" + vpick(HEX, 19),
+    ])
+    return _in(value, ["NEW_RELIC_API_KEY={v}", "The agent reported with license {v} from the image.",
+                       "-H 'Api-Key: {v}'", "newrelic.license_key = {v}"])
+
+
+def sentry_dsn() -> tuple[str, str]:
+    value = vpick(HEX, 32)
+    host = vrnd.choice([f"o{vrnd.randint(10000, 999999)}.ingest.sentry.io", "sentry.example.com",
+                        f"o{vrnd.randint(1000, 99999)}.ingest.us.sentry.io"])
+    dsn = f"https://{value}@{host}/{vrnd.randint(1, 9999999)}"
+    return value, vrnd.choice(["SENTRY_DSN={d}", "Sentry.init({{ dsn: \"{d}\" }})",
+                               "The web bundle shipped the DSN {d} to every browser."]).format(d=dsn)
+
+
+def sentry_token() -> tuple[str, str]:
+    value = vrnd.choice(["sntryu_" + vpick(HEX, 64), "sntrys_" + vmixed(ALNUM, 44) + "_" + vmixed(ALNUM, 43)])
+    return _in(value, ["sentry-cli --auth-token {v} releases new", "The release job printed {v}."])
+
+
+def pagerduty_key() -> tuple[str, str]:
+    integration = vpick(HEX, 32) if vrnd.random() < 0.6 else vmixed(ALNUM, 32)
+    rest = vmixed(ALNUM + "_+-", 20)
+    return vrnd.choice([
+        (integration, f'"routing_key": "{integration}",'),
+        (integration, f"PAGERDUTY_INTEGRATION_KEY={integration}"),
+        (integration, f"https://events.pagerduty.com/integration/{integration}/enqueue"),
+        (integration, f"service_key: {integration}"),
+        (rest, f'curl -H "Authorization: Token token={rest}" https://api.pagerduty.com/incidents'),
+    ])
+
+
+def pypi_token() -> tuple[str, str]:
+    value = "pypi-AgEIcHlwaS5vcmc" + vmixed(ALNUM + "_-", vrnd.randint(60, 160))
+    return _in(value, ["TWINE_PASSWORD={v}", "password = {v}", "The upload token {v} was in the CI log."])
+
+
+def gitlab_token() -> tuple[str, str]:
+    prefix = vrnd.choice(["glpat", "glpat", "gldt", "glrt", "glptt", "glcbt"])
+    value = f"{prefix}-{vmixed(ALNUM + '_-', 20)}" if vrnd.random() < 0.7 else (
+        f"{prefix}-{vmixed(ALNUM + '_-', 27)}.01.{vpick(HEX + 'ghijk', 9)}"
+    )
+    return _in(value, ["GITLAB_TOKEN={v}", "git clone https://oauth2:{v}@gitlab.example.com/acme/app.git",
+                       "The runner was registered with {v}."])
+
+
+def twilio_key() -> tuple[str, str]:
+    return _in("SK" + vpick(HEX, 32), ["TWILIO_API_KEY={v}", "client = twilio({v}, secret)",
+                                      "The SMS job used API key {v}."])
+
+
+def sendgrid_key() -> tuple[str, str]:
+    value = f"SG.{vmixed(ALNUM + '_-', 22)}.{vmixed(ALNUM + '_-', 43)}"
+    return _in(value, ["SENDGRID_API_KEY={v}", "The mailer logged {v} on start-up.", "sg = SendGridAPIClient('{v}')"])
+
+
+VENDOR_SECRETS: dict[str, Callable[[], tuple[str, str]]] = {
+    "datadog-key": datadog_key,
+    "newrelic-key": newrelic_key,
+    "sentry-dsn": sentry_dsn,
+    "sentry-token": sentry_token,
+    "pagerduty-key": pagerduty_key,
+    "pypi-token": pypi_token,
+    "gitlab-token": gitlab_token,
+    "twilio-key": twilio_key,
+    "sendgrid-key": sendgrid_key,
+}
+
 # --- personal data ----------------------------------------------------------------------------------
 
 FIRST = ["maria", "john", "wei", "fatima", "lars", "aisha", "diego", "yuki", "olga", "kwame"]
@@ -678,6 +779,11 @@ def main() -> None:
     with open(HERE / "secrets.jsonl", "w", encoding="utf-8") as fh:
         for category, make in SECRETS.items():
             for _ in range(20):
+                value, text = make()
+                fh.write(json.dumps({"category": category, "value": value, "text": text}) + "\n")
+    with open(HERE / "vendor_secrets.jsonl", "w", encoding="utf-8") as fh:
+        for category, make in VENDOR_SECRETS.items():
+            for _ in range(12):
                 value, text = make()
                 fh.write(json.dumps({"category": category, "value": value, "text": text}) + "\n")
     with open(HERE / "personal.jsonl", "w", encoding="utf-8") as fh:
