@@ -251,8 +251,8 @@ def _build(kind: str, fields: dict[str, Any]) -> FixCheck:
     return ManualCheck()
 
 
-def _quote(value: str) -> str:
-    if value and not re.search(r"\s|[`'\"=]", value):
+def _quote(value: str, code: bool = False) -> str:
+    if value and not code and not re.search(r"\s|[`'\"=]", value):
         return value
     return f"`{value}`" if "`" not in value else '"' + value.replace('"', '\\"') + '"'
 
@@ -266,7 +266,7 @@ def format_check(check: FixCheck) -> str:
     """The line `parse_check` reads back as the same check (for the document and the CLI)."""
     parts: list[str] = [check.kind]
     if isinstance(check, PrometheusCheck):
-        parts.append(f"expr={_quote(check.expr)}")
+        parts.append(f"expr={_quote(check.expr, code=True)}")  # PromQL reads as code in Markdown
         if check.condition in ("above", "below"):
             parts.append(f"{check.condition}={check.threshold:g}")
         elif check.condition == "empty":
