@@ -492,3 +492,57 @@ class ValidationActivities:
         who = f"afterword-worker check {req.item_id}"
         return await asyncio.to_thread(record_evidence, self.store, self.evidence_dir, req, who)
 
+
+
+# ------------------------------------------------------------------------------------------ from the policy
+
+
+class ValidationSettings(BaseModel):
+    """`[integrations.validation.settings]` of the `prometheus` validation adapter. Prometheus itself is the
+    metrics integration's (`[integrations.metrics]`, the one evidence capture asks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    http_allow_hosts: list[str] = Field(default_factory=list, description="hosts HTTP checks may probe")
+    alertmanager_url: str | None = Field(default=None, description="Alertmanager for source=alertmanager checks")
+    alertmanager_token: str | None = Field(default=None, description='"env:NAME" or "file:/path" of a bearer token')
+
+
+def targets_from_policy(integrations: dict[str, Any]) -> ValidationTargets:
+    """Build an organisation's targets from its `[integrations]`; secrets are resolved here, never stored."""
+    from afterword.policies.integrations import SecretError, resolve_secret
+
+    def secret(ref: str | None) -> str | None:
+        if ref is None:
+            return None
+        try:
+            return resolve_secret(ref)
+        except SecretError as err:
+            raise SourceRejected(str(err)) from None
+
+    metrics = integrations.get("metrics")
+    prometheus = None
+    if metrics is not None and getattr(metrics, "adapter", None) == "prometheus":
+        url = metrics.settings.get("url")
+        if url:
+            prometheus = PrometheusApi(str(url), token=secret(metrics.settings.get("bearer_token")))
+    validation = integrations.get("validation")
+    options = ValidationSettings.model_validate(validation.settings if validation is not None else {})
+    alertmanager = None
+    if options.alertmanager_url:
+        alertmanager = AlertmanagerApi(options.alertmanager_url, token=secret(options.alertmanager_token))
+    return ValidationTargets(prometheus=prometheus, alertmanager=alertmanager,
+                             allow_hosts=tuple(options.http_allow_hosts))
+
+
+def policy_targets(policy_dir: Any) -> TargetsFor:
+    """Each organisation's targets from its policy file, built once per worker."""
+    import functools
+
+    from afterword.policies import load_org_policy
+
+    @functools.cache
+    def targets(org: str) -> ValidationTargets:
+        return targets_from_policy(dict(load_org_policy(org, policy_dir).integrations))
+
+    return targets

@@ -142,6 +142,29 @@ def is_automatic(check: FixCheck | None) -> bool:
     return check is not None and not isinstance(check, ManualCheck)
 
 
+def for_incident(check: FixCheck | None, labels: dict[str, str]) -> FixCheck | None:
+    """An alert_silent check that names no alert watches the one that opened the incident: its alertname
+    and labels (afterword's own labels left out)."""
+    if not isinstance(check, AlertSilentCheck) or check.resolved:
+        return check
+    own = {k: v for k, v in labels.items() if k != "alertname" and not k.startswith("afterword_")}
+    return check.model_copy(update={"alertname": labels.get("alertname"), "labels": {**own, **check.labels}})
+
+
+def check_problem(check: FixCheck | None, window: timedelta, labels: dict[str, str]) -> str | None:
+    """What makes a check impossible under the policy, before anything asks a server."""
+    if not is_automatic(check):
+        return None
+    assert check is not None and not isinstance(check, ManualCheck)
+    span = needed_span(check)
+    if span > window:
+        return (f"check: it must hold for {_span(span)} but the policy's validation window is {_span(window)}; "
+                "shorten the span or raise [action_items] validation_window")
+    if isinstance(check, AlertSilentCheck) and not check.resolved and "alertname" not in labels:
+        return "check: the incident has no alertname label to watch; give alertname= (and labels=) in the check"
+    return None
+
+
 def _spans(span: timedelta, interval: timedelta, name: str) -> None:
     if interval < MIN_INTERVAL:
         raise ValueError(f"interval must be at least {MIN_INTERVAL.total_seconds():g}s")
