@@ -114,3 +114,25 @@ def checks(draw: st.DrawFn) -> object:
 @given(checks())
 def test_any_check_written_out_reads_back_the_same(check: object) -> None:
     assert parse_check(format_check(check)) == check  # type: ignore[arg-type]
+
+
+def test_the_draft_gate_reads_each_rows_check() -> None:
+    from afterword.gates.completeness import check_document
+
+    draft = """## Action items
+
+| Type | Action | Owner | Due | Success criterion | Check |
+|---|---|---|---|---|---|
+| prevent | Alert on checkout p99 | olivia | 2026-12-15 | the alert exists and fires in staging | `alert_rule name=CheckoutLatencyHigh fired=yes` |
+| prevent | Rate limit the API | rita | 2026-12-15 | rejected requests stay under one percent | prometheus expr=`x` holds_for=soon |
+| process | Runbook for pool exhaustion | rita | 2026-12-15 | the runbook section is reviewed | manual |
+
+- Canary through payments; owner: rita; due: 2026-12-20; success criterion: canary covers payments; check: http url=ftp://x
+- Health check: the canary stays green; owner: rita; due: 2026-12-20; success criterion: green for a week
+"""
+    result = check_document(draft, ["Action items"])
+    checks = [f for f in result.findings if f.rule == "action-check"]
+    assert [(f.line, f.message.split(":")[0]) for f in checks] == [(6, "action item 2"), (9, "action item 4")]
+    assert "holds_for: cannot read 'soon'" in checks[0].message and "url: 'ftp://x'" in checks[1].message
+    assert parse_check(result.items[0].fields["check"].strip("`")) == AlertRuleCheck(name="CheckoutLatencyHigh",
+                                                                                      fired=True)
