@@ -44,6 +44,7 @@ from afterword.workflows.worker_workflows import WORKFLOWS
 log = logging.getLogger("afterword.worker")
 WORKFLOW_SUPPORT = (
     "afterword.workflows.models",
+    "afterword.workflows.fix_checks",
     "afterword.workflows.lifecycle",
     "afterword.workflows.deadlines",
     "afterword.workflows.identity",

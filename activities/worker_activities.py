@@ -10,8 +10,10 @@ from afterword.activities.capture import EvidenceActivities
 from afterword.activities.document_gates import GateActivities
 from afterword.activities.drafting import DraftingActivities
 from afterword.activities.due_times import compute_due
+from afterword.activities.fix_validation import ValidationActivities, policy_targets
 from afterword.activities.notify import NotifyActivities
 from afterword.activities.store_activities import StoreActivities
+from afterword.evidence.blobs import ContentStore
 from afterword.settings import Settings
 
 
@@ -19,7 +21,12 @@ def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     evidence = EvidenceActivities(settings)
     gates = GateActivities(settings)
     stores = StoreActivities(settings)
+    checks = ValidationActivities(ContentStore(settings.store_dir), settings.evidence_dir,
+                                  policy_targets(settings.policy_dir))
     return [
+        checks.sample_check,
+        checks.examine_check,
+        checks.record_check_evidence,
         evidence.preserve_evidence,
         evidence.build_timeline,
         DraftingActivities(settings).render_draft,

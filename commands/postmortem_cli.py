@@ -18,10 +18,12 @@ from rich.table import Table
 
 from afterword.client import Postmortems
 from afterword.commands.remote import run
+from afterword.gates.check_syntax import CheckSyntaxError, format_check, parse_check
 from afterword.gates.outbound import redact_text
 from afterword.policies import PolicyError, parse_duration
 from afterword.settings import Settings
 from afterword.store_client import WorkerStores
+from afterword.workflows.fix_checks import is_automatic, progress_line
 from afterword.workflows.models import (
     MAX_DOCUMENT_BYTES,
     ActionItemSpec,
@@ -198,6 +200,9 @@ def print_status(s: PostmortemStatus) -> None:
             flag = " [red](overdue)[/red]" if i.overdue else ""
             items.add_row(i.item_id, i.status.value + flag, i.spec.owner, _fmt(i.spec.due), i.spec.title)
         console.print(items)
+        for i in s.action_items:
+            if i.check is not None and i.spec.check is not None and is_automatic(i.spec.check):
+                console.print(f"  {i.item_id} {progress_line(i.check, i.spec.check)}")  # type: ignore[arg-type]
     if s.findings:
         console.print(f"draft findings ({len(s.findings)}), completeness {s.completeness or 0:.0%}:")
         for f in s.findings[:20]:
@@ -468,14 +473,21 @@ def action_group() -> None:
 @click.option("--type", "kind", type=click.Choice([t.value for t in ActionType]), required=True)
 @click.option("--criterion", required=True, help="how we will know it worked (measurable)")
 @click.option("--ticket", help="tracker reference")
+@click.option("--check", "check_text", metavar="CHECK",
+              help="how afterword checks the fix itself once it is completed, e.g. "
+              "'prometheus expr=`rate(errors_total[5m])` below=0.01 holds_for=24h' (docs/validation.md)")
 @by_option
 @json_option
 def action_add(postmortem_id: str, title: str, owner: str, due: str, kind: str, criterion: str,
-               ticket: str | None, by: str, as_json: bool) -> None:
+               ticket: str | None, check_text: str | None, by: str, as_json: bool) -> None:
     """Add an action item; it is tracked with reminders and escalation until validated or dropped."""
     try:
+        check = parse_check(check_text) if check_text is not None else None
+    except CheckSyntaxError as err:
+        raise click.ClickException(f"--check: {err}") from None
+    try:
         spec = ActionItemSpec(title=title, owner=owner, due=parse_when(due, future=True), type=ActionType(kind),
-                              success_criterion=criterion, ticket=ticket)
+                              success_criterion=criterion, ticket=ticket, check=check)
     except ValidationError as err:
         raise click.ClickException(f"the action item is not valid: {err}") from None
     _update(postmortem_id, "add_action", AddActionRequest(by=by, item=spec), as_json)
@@ -534,10 +546,13 @@ def action_list(postmortem_id: str, as_json: bool) -> None:
     status = run(lambda pm, s: pm.status(postmortem_id))
 
     def human() -> None:
-        table = Table("item", "status", "type", "owner", "due", "title", "success criterion")
+        table = Table("item", "status", "type", "owner", "due", "title", "success criterion", "check")
         for i in status.action_items:
+            check = format_check(i.spec.check) if i.spec.check is not None else "manual"
+            if i.check is not None and i.spec.check is not None and is_automatic(i.spec.check):
+                check += "\n" + progress_line(i.check, i.spec.check)  # type: ignore[arg-type]
             table.add_row(i.item_id, i.status.value, i.spec.type.value, i.spec.owner, _fmt(i.spec.due),
-                          i.spec.title, i.spec.success_criterion)
+                          i.spec.title, i.spec.success_criterion, check)
         console.print(table)
 
     emit([i.model_dump(mode="json") for i in status.action_items], as_json, human)

@@ -20,6 +20,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from afterword.gates.check_syntax import EXAMPLES, CheckSyntaxError, parse_check
 from afterword.policies.schema import DEFAULT_ACTION_FIELDS, DEFAULT_PLACEHOLDERS
 from afterword.workflows.models import Finding
 
@@ -42,6 +43,7 @@ _COLUMN_NAMES: dict[str, tuple[str, ...]] = {
         "success",
     ),
     "type": ("type", "kind", "category"),
+    "check": ("check", "automatic check", "validation check", "checked by"),
     "ticket": ("ticket", "issue", "link", "tracker", "jira", "bug"),
     "title": ("action", "action item", "item", "task", "title", "description", "what"),
 }
@@ -64,6 +66,7 @@ _INLINE_FIELDS: dict[str, re.Pattern[str]] = {
     ),
     "type": re.compile(r"(?i)\btype\s*[:=]\s*(\w+)"),
     "ticket": re.compile(r"(?i)\b(?:ticket|issue)\s*[:=]\s*(\S+)"),
+    "check": re.compile(r"(?i)\bcheck\s*:\s*`?((?:prometheus|alert_rule|alert_silent|http|manual)\b[^|\n`]*)`?\s*$"),
 }
 _DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _MENTION = re.compile(r"(?<![\w.])@[A-Za-z0-9][\w.-]*")
@@ -278,6 +281,10 @@ def check_document(
     items = action_items(action.tokens) if action is not None else []
     item_units = item_filled = 0
     for number, item in enumerate(items, 1):
+        if problem := _check_problem(item.fields.get("check", "")):
+            findings.append(Finding(gate="actions", rule="action-check", line=item.line,
+                                    message=f"action item {number}: the check cannot be read: {problem}",
+                                    suggestion="see docs/validation.md, e.g. " + EXAMPLES["prometheus"]))
         for key in item_fields:
             item_units += 1
             value = item.fields.get(key, "")
@@ -318,6 +325,20 @@ def check_document(
     score = 1.0 if required_units == 0 else (filled + item_filled) / required_units
     findings.sort(key=lambda f: f.line or 0)
     return Completeness(findings, round(score, 4), len(required_sections), filled, items)
+
+
+def _check_problem(cell: str) -> str | None:
+    """What is wrong with a row's check (its cell, code backticks around the whole line allowed)."""
+    text = cell.strip()
+    if len(text) >= 2 and text.startswith("`") and text.endswith("`") and text.count("`") == 2:
+        text = text[1:-1]
+    if not text or not re.search(r"[^\W_]", text) or text.lower() in ("-", "n/a", "none"):
+        return None
+    try:
+        parse_check(text)
+    except CheckSyntaxError as err:
+        return str(err)
+    return None
 
 
 def _due_problem(value: str) -> str | None:

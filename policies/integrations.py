@@ -18,7 +18,7 @@ ADAPTERS: dict[str, tuple[str, ...]] = {
     "archive": ("git",),
     "tickets": ("builtin",),
     "notifications": ("outbox",),
-    "validation": ("manual",),
+    "validation": ("manual", "prometheus"),
 }
 # adapters the design names that this release does not have: a policy choosing one is refused rather than
 # silently served by the default
@@ -27,7 +27,7 @@ PLANNED: dict[str, tuple[str, ...]] = {
     "archive": ("confluence",),
     "tickets": ("github", "jira", "linear"),
     "notifications": ("slack", "smtp"),
-    "validation": ("prometheus", "http"),
+    "validation": (),
 }
 
 SECRET_KEY = re.compile(

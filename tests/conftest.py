@@ -43,8 +43,8 @@ def ts_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(data_dir=data, task_queue=f"ts-{uuid.uuid4().hex[:8]}")
 
 
-@pytest.fixture(scope="session")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+async def start_time_skipping_server() -> WorkflowEnvironment:
+    """A time-skipping test server with the pydantic converter and afterword's search attributes registered."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"), data_converter=pydantic_data_converter
     )
@@ -55,6 +55,12 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
             search_attributes={k.name: kinds["Bool" if k.name == sa.OVERDUE.name else "Keyword"] for k in sa.ALL},
         )
     )
+    return env
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping_server()
     try:
         yield env
     finally:

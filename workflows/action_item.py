@@ -24,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from afterword.gates.outbound import redact_model
     from afterword.workflows import search_attributes as sa
     from afterword.workflows.deadlines import run_clock, wait_until
+    from afterword.workflows.fix_checking import MAX_WAKES_PER_RUN, check_fix
+    from afterword.workflows.fix_checks import ManualCheck, is_automatic
     from afterword.workflows.models import (
         ActionItemInput,
         ActionItemState,
@@ -56,6 +58,7 @@ class ActionItemWorkflow:
             started_with.get(sa.STATE), started_with.get(sa.OVERDUE)
         )
         self.reports: set[asyncio.Task[None]] = set()
+        self.wakes_this_run = 0  # an automatic check's wake-ups in this run (continue-as-new bounds them)
 
     @property
     def status(self) -> ActionItemStatus:
@@ -90,11 +93,13 @@ class ActionItemWorkflow:
         except ApplicationError:  # the postmortem is gone (waived and closed): the item stands alone
             workflow.logger.warning("postmortem %s did not take the update", self.inp.postmortem_id)
 
-    async def _notify(self, kind: Literal["reminder", "escalation", "info"], to: list[str], subject: str) -> None:
+    async def _notify(
+        self, kind: Literal["reminder", "escalation", "info"], to: list[str], subject: str, body: str = ""
+    ) -> None:
         note = Notification(
             postmortem_id=self.inp.postmortem_id, kind=kind, to=sorted(set(to)), subject=subject,
             body=f"Action item {self.item.item_id} of {self.inp.postmortem_id}: {self.item.spec.title}\n"
-            f"Success criterion: {self.item.spec.success_criterion}",
+            f"Success criterion: {self.item.spec.success_criterion}" + (f"\n{body}" if body else ""),
             at=workflow.now(), deadline=self.item.item_id,
         )
         try:
@@ -120,7 +125,9 @@ class ActionItemWorkflow:
         return self.item
 
     def _should_continue_as_new(self) -> bool:
-        return not self.item.finished and workflow.info().is_continue_as_new_suggested()
+        return not self.item.finished and (
+            workflow.info().is_continue_as_new_suggested() or self.wakes_this_run >= MAX_WAKES_PER_RUN
+        )
 
     async def _while_open(self) -> None:
         spec, rules = self.item.spec, self.inp.rules
@@ -162,6 +169,12 @@ class ActionItemWorkflow:
         def left_completed() -> bool:
             return self.status is not ActionItemStatus.COMPLETED
 
+        check = self.item.spec.check
+        if is_automatic(check) and workflow.patched("fix-checks"):
+            assert check is not None and not isinstance(check, ManualCheck)
+            await check_fix(self, check, left_completed)
+            return
+
         if await wait_until(self.item.validation_due, left_completed):
             return
         self.item.escalations += 1
@@ -182,6 +195,7 @@ class ActionItemWorkflow:
         self.item.completed_at = now
         self.item.completed_by = req.by
         self.item.validation_due = now + self.inp.rules.validation_window
+        self.item.check = None  # completed again after a failed check: a fresh window, a fresh check
         self._note(f"completed by {req.by}{': ' + req.note if req.note else ''}")
         self._changed()
         return self.item

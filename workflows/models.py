@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from afterword.workflows.fix_checks import CheckProgress, FixCheck
+
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -334,6 +336,9 @@ class ActionItemSpec(Model):
     type: ActionType
     success_criterion: str = Field(min_length=3)
     ticket: str | None = None
+    check: FixCheck | None = Field(
+        default=None, description="how the workflow itself checks the criterion (unset or manual: a person signs off)"
+    )
 
 
 class AddActionRequest(Actor):
@@ -353,6 +358,7 @@ class ActionItemInput(Model):
     spec: ActionItemSpec
     rules: ActionItemRules
     escalation: list[str] = Field(default_factory=list)
+    org: str = Field(default="", description="whose policy names the servers an automatic check asks")
     # carried across continue-as-new so a long-lived item keeps its history short
     state: ActionItemState | None = None
 
@@ -387,6 +393,7 @@ class ActionItemState(Model):
     overdue: bool = False
     history: list[str] = Field(default_factory=list)
     revision: int = Field(default=0, description="increases with every change the item reports")
+    check: CheckProgress | None = Field(default=None, description="where the automatic check of the fix stands")
 
     @property
     def finished(self) -> bool:

@@ -22,11 +22,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from afterword.activities.capture import AttachRequest
+    from afterword.activities.fix_validation import ExamineRequest, ValidationActivities
     from afterword.activities.store_activities import StoreActivities
     from afterword.gates.outbound import redact_model, redact_text
     from afterword.workflows import search_attributes as sa
     from afterword.workflows.action_item import ActionItemWorkflow
     from afterword.workflows.deadlines import as_timedelta, run_clock
+    from afterword.workflows.fix_checks import check_problem, for_incident, is_automatic
     from afterword.workflows.identity import action_item_id
     from afterword.workflows.lifecycle import (
         ACTIONABLE,
@@ -674,15 +676,29 @@ class PostmortemWorkflow:
 
     @workflow.update
     async def add_action(self, req: AddActionRequest) -> UpdateResult:
+        spec = req.item
+        if is_automatic(spec.check) and workflow.patched("fix-checks"):
+            spec = spec.model_copy(update={"check": for_incident(spec.check, self.incident.labels)})
+            assert spec.check is not None
+            # what only a server can tell (the expression parses, the policy can serve the check): asked
+            # before anything is recorded, so a refused check starts nothing
+            examined = await workflow.execute_activity_method(
+                ValidationActivities.examine_check, ExamineRequest(org=self.incident.org, check=spec.check),
+                start_to_close_timeout=SHORT, retry_policy=QUICK_RETRY,
+            )
+            if examined.problem is not None:
+                raise _rejected(examined.problem)
+            if examined.note:
+                self._log(req.by, "check not verified", examined.note)
         number = len(self.items) + 1
         item_id = f"ai-{number}"
         child_id = action_item_id(self.id, number)
-        self.items[item_id] = ActionItemState(item_id=item_id, workflow_id=child_id, spec=req.item)
+        self.items[item_id] = ActionItemState(item_id=item_id, workflow_id=child_id, spec=spec)
         self.facts.items[item_id] = ActionItemStatus.OPEN.value
-        self._log(req.by, "action item added", f"{item_id}: {req.item.title} ({req.item.owner})")
+        self._log(req.by, "action item added", f"{item_id}: {spec.title} ({spec.owner})")
         self.item_handles[item_id] = await workflow.start_child_workflow(
             ActionItemWorkflow.run,
-            ActionItemInput(postmortem_id=self.id, item_id=item_id, spec=req.item,
+            ActionItemInput(postmortem_id=self.id, item_id=item_id, spec=spec, org=self.incident.org,
                             rules=self.rules.action_items, escalation=self.rules.escalation),
             id=child_id,
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
@@ -710,6 +726,10 @@ class PostmortemWorkflow:
         self._known_person(req.item.owner)
         if req.item.due <= workflow.now():
             raise _rejected(f"the due date {req.item.due.isoformat()} is in the past; give a future date")
+        if is_automatic(req.item.check):
+            problem = check_problem(req.item.check, self.rules.action_items.validation_window, self.incident.labels)
+            if problem is not None:
+                raise _rejected(problem)
 
     @workflow.update
     async def add_evidence(self, req: EvidenceAttachment) -> EvidenceSummary:

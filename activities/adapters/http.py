@@ -13,7 +13,7 @@ from afterword.activities.adapters.base import SourceRejected, SourceUnavailable
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """One TLS context for every request: building one loads the CA bundle, tens of milliseconds of CPU."""
     return ssl.create_default_context(cafile=certifi.where())
 
@@ -34,7 +34,7 @@ async def get(
 ) -> httpx.Response:
     """GET that raises SourceUnavailable for what a retry may fix and SourceRejected for the rest."""
     try:
-        async with httpx.AsyncClient(timeout=seconds, follow_redirects=True, verify=_tls()) as client:
+        async with httpx.AsyncClient(timeout=seconds, follow_redirects=True, verify=tls_context()) as client:
             response = await client.get(url, params=params, headers=headers)
     except httpx.TimeoutException as exc:
         raise SourceUnavailable(f"{url}: timed out ({type(exc).__name__})") from None
